@@ -1,0 +1,53 @@
+# TestOps: `make run` starts it, `make test` tests it. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+export UV_PYTHON_DOWNLOADS ?= never
+PYTEST_ARGS ?=
+
+.PHONY: help uv install run run-catalog test test-sqlite test-postgres lint fmt migrate bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+uv: ## Install uv when it is missing (from PyPI)
+	@command -v $(UV) >/dev/null 2>&1 || { \
+		echo "uv not found: installing it from PyPI"; \
+		python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv; }
+
+install: uv ## Install the locked dependencies into .venv
+	$(UV) sync --locked
+
+run: install ## Start TestOps (the catalog on http://127.0.0.1:8001)
+	$(UV) run testops-catalog
+
+test: install ## Run the test suite on SQLite, and on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TESTOPS_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "TESTOPS_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"; fi
+
+test-sqlite: ## Run the suite on SQLite only
+	env -u TESTOPS_TEST_POSTGRES_URL $(UV) run pytest $(PYTEST_ARGS)
+
+test-postgres: ## Run the suite on PostgreSQL only (needs TESTOPS_TEST_POSTGRES_URL)
+	@test -n "$$TESTOPS_TEST_POSTGRES_URL" || { echo "set TESTOPS_TEST_POSTGRES_URL"; exit 2; }
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check, ruff format --check, mypy --strict
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+fmt: install ## Format and fix what ruff can
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+migrate: install ## Apply migrations to the configured databases
+	$(UV) run testops-catalog migrate
+
+bench: install ## Run the benchmarks (needs TESTOPS_BENCH_POSTGRES_URL)
+	$(UV) run python bench/catalog_list.py
+
+clean: ## Remove the embedded data folder and caches
+	rm -rf .testops .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""TestOps gateway: one /api/v1 in front of catalog, results and executor."""

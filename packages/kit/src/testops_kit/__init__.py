@@ -1,0 +1,1 @@
+"""The kit every TestOps process is built from."""

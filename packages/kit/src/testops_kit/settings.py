@@ -1,0 +1,74 @@
+"""Settings every TestOps process shares.
+
+Each process subclasses :class:`ServiceSettings` with its own environment prefix::
+
+    class CatalogSettings(DatabaseSettings):
+        model_config = service_config("TESTOPS_CATALOG_")
+        service_name: ClassVar[str] = "catalog"
+        port: int = 8001
+
+    CatalogSettings()  # reads TESTOPS_CATALOG_PORT, TESTOPS_CATALOG_DATABASE_URL, ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    """The settings config of a process: its env prefix, no `.env` magic, extra keys refused."""
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", case_sensitive=False)
+
+
+class ServiceSettings(BaseSettings):
+    """What every process takes: where it listens, how it logs, where embedded data lives."""
+
+    service_name: ClassVar[str] = "service"
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on.")
+    log_level: LogLevel = Field(default="info", description="Lowest level that is logged.")
+    log_format: LogFormat = Field(
+        default="console", description="`json` (one event per line) or `console` (key=value)."
+    )
+    data_dir: Path = Field(
+        default=Path("./.testops"), description="Folder of the embedded defaults (SQLite, blobs)."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class DatabaseSettings(ServiceSettings):
+    """Settings of a process that owns a database."""
+
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the service's database; `postgresql://…` or `sqlite:///…`. "
+            "Default: `sqlite+aiosqlite:///<DATA_DIR>/<service>.db`."
+        ),
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Apply Alembic migrations at start-up."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with the async driver named, defaulting to the embedded SQLite file."""
+        from testops_kit.database import normalize_database_url
+
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        path = (self.data_dir / f"{self.service_name}.db").resolve()
+        return f"sqlite+aiosqlite:///{path}"

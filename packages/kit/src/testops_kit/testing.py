@@ -1,0 +1,125 @@
+"""pytest plugin: a fresh database per test session, and an HTTP client for an app.
+
+Enabled with ``-p testops_kit.testing``. Without ``TESTOPS_TEST_POSTGRES_URL`` every database is a
+new SQLite file; with it, a new PostgreSQL database is created for the session on that server and
+dropped at the end::
+
+    @pytest.fixture(scope="session")
+    async def client(database_url_factory):
+        settings = CatalogSettings(database_url=database_url_factory("catalog"))
+        async with app_client(create_app(settings)) as client:
+            yield client
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+TEST_POSTGRES_ENV = "TESTOPS_TEST_POSTGRES_URL"
+
+T = TypeVar("T")
+
+
+def postgres_test_url() -> str | None:
+    """The PostgreSQL server tests should use, when one is configured."""
+    return os.environ.get(TEST_POSTGRES_ENV) or None
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = postgres_test_url()
+    backend = make_url(url).render_as_string(hide_password=True) if url else "SQLite files"
+    return f"testops databases: {backend}"
+
+
+@pytest.fixture(scope="session")
+def database_backend() -> str:
+    """``postgresql`` or ``sqlite``: what this test session runs against."""
+    return "postgresql" if postgres_test_url() else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def database_url_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], str]]:
+    """Make a new, empty database named after ``name``; it lives as long as the session."""
+    admin_url = postgres_test_url()
+    created: list[str] = []
+
+    def make(name: str) -> str:
+        if admin_url is None:
+            folder = tmp_path_factory.mktemp(name)
+            return f"sqlite+aiosqlite:///{folder / (name + '.db')}"
+        database = f"testops_{name}_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{database}"'))
+        created.append(database)
+        return (
+            make_url(admin_url)
+            .set(drivername="postgresql+asyncpg", database=database)
+            .render_as_string(hide_password=False)
+        )
+
+    yield make
+    for database in created:
+        assert admin_url is not None
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+@asynccontextmanager
+async def app_client(
+    app: FastAPI, *, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``app`` with its lifespan running."""
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]], *, within: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll ``probe`` until it returns something other than None; fail after ``within`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await probe()
+        if result is not None:
+            return result
+        if loop.time() >= deadline:
+            raise TimeoutError(f"condition not met within {within} s")
+        await asyncio.sleep(interval)
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert ``response`` is a problem+json error with ``status`` and ``code``; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status, body
+    assert body["detail"], body
+    return body

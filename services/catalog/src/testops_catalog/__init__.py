@@ -1,0 +1,1 @@
+"""TestOps catalog: test cases, suites and tags."""

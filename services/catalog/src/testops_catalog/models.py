@@ -1,0 +1,164 @@
+"""The catalog's tables: test cases with ordered steps, tags, and suites with ordered members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from testops_kit.database import NAMING_CONVENTION, UTCDateTime, utcnow
+
+# The predicate of "not soft-deleted", shared by partial indexes on both dialects.
+ACTIVE = text("deleted_at IS NULL")
+
+NAME_MAX = 255
+TAG_NAME_MAX = 100
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+case_tags = Table(
+    "case_tags",
+    Base.metadata,
+    Column(
+        "test_case_id",
+        ForeignKey("test_cases.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_case_tags_tag_id_test_case_id", "tag_id", "test_case_id"),
+)
+
+
+class TestCase(Base):
+    __tablename__ = "test_cases"
+    __test__ = False  # not a pytest test class
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    preconditions: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    expected_result: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    steps: Mapped[list[Step]] = relationship(order_by="Step.position", lazy="raise", viewonly=True)
+    tags: Mapped[list[Tag]] = relationship(
+        secondary=case_tags, order_by="Tag.name", lazy="raise", viewonly=True
+    )
+    suite_links: Mapped[list[SuiteCase]] = relationship(
+        lazy="raise", viewonly=True, order_by="SuiteCase.suite_id"
+    )
+
+    __table_args__ = (
+        # A name is unique among active cases only: a deleted case never blocks it.
+        Index(
+            "uq_test_cases_name_active",
+            "name",
+            unique=True,
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
+        Index("ix_test_cases_name_id", "name", "id"),
+        Index("ix_test_cases_updated_at_id", "updated_at", "id"),
+        Index("ix_test_cases_deleted_at", "deleted_at"),
+    )
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Step(Base):
+    __tablename__ = "test_case_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_case_id: Mapped[int] = mapped_column(ForeignKey("test_cases.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    action: Mapped[str] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("test_case_id", "position"),)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(TAG_NAME_MAX), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suite(Base):
+    __tablename__ = "suites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    description: Mapped[str | None] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("suites.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_suites_parent_id", "parent_id"),
+        Index("ix_suites_name_id", "name", "id"),
+    )
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+# A name is unique among active siblings; root suites (parent NULL) are siblings of each other.
+Index(
+    "uq_suites_sibling_name_active",
+    func.coalesce(Suite.parent_id, 0),
+    Suite.name,
+    unique=True,
+    sqlite_where=ACTIVE,
+    postgresql_where=ACTIVE,
+)
+
+
+class SuiteCase(Base):
+    """A test case's membership in a suite, at a position (ascending order)."""
+
+    __tablename__ = "suite_cases"
+
+    suite_id: Mapped[int] = mapped_column(
+        ForeignKey("suites.id", ondelete="CASCADE"), primary_key=True
+    )
+    test_case_id: Mapped[int] = mapped_column(
+        ForeignKey("test_cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    suite: Mapped[Suite] = relationship(lazy="raise")
+
+    __table_args__ = (
+        Index("ix_suite_cases_suite_id_position", "suite_id", "position", "test_case_id"),
+        Index("ix_suite_cases_test_case_id", "test_case_id"),
+    )

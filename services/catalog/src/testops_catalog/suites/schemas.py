@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from testops_catalog.names import LongText, Name
+from testops_kit.schemas import Timestamp
+
+
+class SuiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: LongText | None = None
+    parent_id: int | None = Field(default=None, ge=1, description="Parent suite; null for a root.")
+
+
+class SuiteUpdate(BaseModel):
+    """Only the fields present change; `parent_id: null` moves the suite to the root."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: LongText | None = None
+    parent_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_not_null(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" in data and data["name"] is None:
+            raise ValueError("name cannot be null")
+        return data
+
+
+class SuiteOut(BaseModel):
+    id: int
+    name: str
+    description: str | None
+    parent_id: int | None
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    is_deleted: bool
+    case_count: int = Field(description="Active test cases linked to this suite.")
+
+
+class SuiteTree(SuiteOut):
+    children: list[SuiteTree] = Field(description="Child suites, by name.")
+
+
+class SuiteCaseAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    test_case_id: int = Field(ge=1)
+    position: int | None = Field(
+        default=None, ge=1, description="Where to insert; default: after the last case."
+    )
+
+
+class SuiteCaseOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    test_case_ids: list[int] = Field(
+        max_length=10_000, description="Every case of the suite, in order; others are unlinked."
+    )
+
+
+class SuiteCaseOut(BaseModel):
+    suite_id: int
+    test_case_id: int
+    position: int
+    name: str = Field(description="The test case's name.")
