@@ -35,7 +35,8 @@ async def test_create_with_seed_body_answers_201_with_location_etag_steps_tags_a
     ]
     assert sorted(t["name"] for t in case["tags"]) == ["regression", "smoke"]
     assert [(s["name"], s["position"]) for s in case["suites"]] == [(suite, 2)]
-    assert case["version"] == 1 and case["is_deleted"] is False
+    assert case["version"] == 1
+    assert case["is_deleted"] is False
 
 
 async def test_create_with_duplicate_step_position_is_rejected(
