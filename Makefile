@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv from PATH, else the one pip installs (`python3 -m uv` works wherever pip put it).
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS ?= never
 PYTEST_ARGS ?=
 
@@ -12,9 +13,12 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 uv: ## Install uv when it is missing (from PyPI)
-	@command -v $(UV) >/dev/null 2>&1 || { \
+	@$(UV) --version >/dev/null 2>&1 || { \
 		echo "uv not found: installing it from PyPI"; \
-		python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv; }
+		python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user uv \
+		|| python3 -m pip install --quiet --user --break-system-packages uv; }
+	@$(UV) --version
 
 install: uv ## Install the locked dependencies into .venv
 	$(UV) sync --locked

@@ -93,7 +93,9 @@ async def open_database(
     url = settings.resolved_database_url
     if settings.migrate_on_start:
         await upgrade(migrations, url)
-    database = Database(url, pool_size=settings.db_pool_size)
+    database = Database(
+        url, pool_size=settings.db_pool_size, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     app.state.database = database
     app.state.readiness_checks["database"] = health.database_ready(database, migrations)
     log.info("database_ready", database=redact_database_url(url), dialect=database.dialect)

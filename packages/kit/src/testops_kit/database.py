@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,15 +36,19 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from testops_kit.errors import DatabaseUnavailable
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BEGIN_OPTION = "testops_sqlite_begin"
 
 
 def normalize_database_url(url: str) -> str:
-    """Name the async driver: ``postgresql://`` → asyncpg, ``sqlite://`` → aiosqlite."""
+    """Name the async driver: ``postgres(ql)://`` → asyncpg, ``sqlite://`` → aiosqlite."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
+    if backend == "postgres":  # the scheme many hosts hand out; SQLAlchemy no longer knows it
+        backend = "postgresql"
     if backend == "postgresql" and parsed.drivername != "postgresql+asyncpg":
         parsed = parsed.set(drivername="postgresql+asyncpg")
     elif backend == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
@@ -73,6 +78,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -87,7 +96,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _harden_sqlite(engine: AsyncEngine) -> None:
+def _harden_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours to emit (see _on_begin).
@@ -95,7 +104,7 @@ def _harden_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -105,8 +114,18 @@ def _harden_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
-    """An async engine for ``url``, hardened when it is SQLite."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    null_pool: bool = False,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+) -> AsyncEngine:
+    """An async engine for ``url``, hardened when it is SQLite.
+
+    ``busy_timeout_ms`` is how long a SQLite writer waits for the lock before the request is
+    answered 503 ``database_busy``.
+    """
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -118,16 +137,18 @@ def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> 
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _harden_sqlite(engine)
+        _harden_sqlite(engine, busy_timeout_ms)
     return engine
 
 
 class Database:
     """The engine and session factory of one process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+    ) -> None:
         self.url = normalize_database_url(url)
-        self.engine = create_engine(self.url, pool_size=pool_size)
+        self.engine = create_engine(self.url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -142,14 +163,27 @@ class Database:
         for the lock at its start rather than failing when it first writes.
         """
         async with self.sessionmaker() as session:
-            if write and self.dialect == "sqlite":
-                await session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+            await self._connect(session, write=write)
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def _connect(self, session: AsyncSession, *, write: bool) -> None:
+        """Take the session's connection now, so that a database that cannot be reached is
+        reported as such (503 ``database_unavailable``) rather than as whatever the driver raised.
+        """
+        options = {_BEGIN_OPTION: "IMMEDIATE"} if write and self.dialect == "sqlite" else {}
+        try:
+            await session.connection(execution_options=options)
+        except OperationalError as exc:
+            if "locked" in str(exc.orig):
+                raise  # rendered as 503 database_busy
+            raise DatabaseUnavailable("The database cannot be reached; try again shortly.") from exc
+        except (OSError, DBAPIError) as exc:
+            raise DatabaseUnavailable("The database cannot be reached; try again shortly.") from exc
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -18,14 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from testops_kit.logging import get_logger
+from testops_kit.requests import REQUEST_ID_HEADER
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -62,6 +64,8 @@ class TestOpsError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal server error"
+    retry_after: ClassVar[int | None] = None
+    """Seconds a client should wait before retrying; sent as ``Retry-After`` when set."""
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class TestOpsError(Exception):
         self.detail = detail or self.title
         self.errors = list(errors) if errors else None
         self.headers = dict(headers or {})
+        if self.retry_after is not None:
+            self.headers.setdefault("Retry-After", str(self.retry_after))
         super().__init__(self.detail)
 
 
@@ -112,6 +118,7 @@ class ServiceUnavailable(TestOpsError):
     status_code = 503
     code = "service_unavailable"
     title = "Service unavailable"
+    retry_after = 1
 
 
 class DatabaseBusy(ServiceUnavailable):
@@ -222,8 +229,16 @@ def _render_operational_error(_: Request, exc: Exception) -> JSONResponse:
     else:
         log.error("database_unavailable", error=type(exc.orig).__name__)
         error = DatabaseUnavailable("The database cannot be reached; try again shortly.")
-    error.headers["Retry-After"] = "1"
     return _render_testops_error(_, error)
+
+
+def _render_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:  # the connection dropped mid-request
+        log.error("database_connection_lost", error=type(exc.orig).__name__)
+        error = DatabaseUnavailable("The database connection was lost; try again shortly.")
+        return _render_testops_error(request, error)
+    return _render_unexpected(request, exc)
 
 
 def _render_integrity_error(_: Request, exc: Exception) -> JSONResponse:
@@ -237,13 +252,20 @@ def _render_integrity_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _render_unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", error_type=type(exc).__name__)
+def _render_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette calls this from its outermost middleware, after the request-context middleware
+    # has unbound the request id, and in a worker thread where no exception is "current": bind
+    # the id again, hand the exception over explicitly, and echo the id like any response does.
+    request_id: str | None = getattr(request.state, "request_id", None)
+    context = {"request_id": request_id} if request_id else {}
+    with structlog.contextvars.bound_contextvars(**context):
+        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
     return problem_response(
         status=500,
         code="internal_error",
         title="Internal server error",
         detail="An unexpected error occurred; it has been logged.",
+        headers={REQUEST_ID_HEADER: request_id} if request_id else None,
     )
 
 
@@ -254,6 +276,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _render_http_error)
     app.add_exception_handler(OperationalError, _render_operational_error)
     app.add_exception_handler(IntegrityError, _render_integrity_error)
+    app.add_exception_handler(DBAPIError, _render_dbapi_error)
     app.add_exception_handler(Exception, _render_unexpected)
 
 

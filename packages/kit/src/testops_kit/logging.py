@@ -18,7 +18,8 @@ import structlog
 from testops_kit.settings import LogFormat, LogLevel
 
 _SECRET_KEY = re.compile(r"(password|secret|token|authorization|credential|api_key)", re.I)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@", re.I)
+# The user part may be empty: `redis://:password@host` is how Redis URLs carry a password.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@", re.I)
 
 
 def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -38,6 +39,8 @@ def configure_logging(*, level: LogLevel = "info", fmt: LogFormat = "console") -
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become text before masking, so a credential URL inside one is masked too.
+        structlog.processors.format_exc_info,
         mask_secrets,
     ]
     renderer: structlog.types.Processor = (
@@ -55,7 +58,6 @@ def configure_logging(*, level: LogLevel = "info", fmt: LogFormat = "console") -
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
             renderer,
         ],
     )

@@ -20,10 +20,10 @@ from pathlib import Path
 import anyio
 from alembic import command, context
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from testops_kit.database import create_engine, normalize_database_url, redact_database_url
@@ -60,9 +60,15 @@ def head_revision(script_location: Path) -> str | None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at (None when it was never migrated)."""
     async with engine.connect() as connection:
-        return await connection.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+        try:
+            result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        except ProgrammingError:  # no alembic_version table: never migrated
+            return None
+        except OperationalError as exc:  # SQLite says "no such table" this way
+            if "no such table" in str(exc.orig):
+                return None
+            raise
+        return result.scalars().first()
 
 
 def _lock_key(metadata: MetaData) -> int:

@@ -17,13 +17,14 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Select, SmallInteger, tuple_
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.types import TypeEngine
 
 from testops_kit.errors import InvalidRequest, field_error
 
@@ -60,6 +61,12 @@ def _invalid(reason: str) -> InvalidCursor:
     )
 
 
+def _fits(type_: TypeEngine[Any], value: int) -> bool:
+    """Whether ``value`` can be bound to an integer column of ``type_`` on every dialect."""
+    bits = 64 if isinstance(type_, BigInteger) else 16 if isinstance(type_, SmallInteger) else 32
+    return -(1 << (bits - 1)) <= value < 1 << (bits - 1)
+
+
 class Keyset:
     """An ordering over columns whose last one is unique, all ascending or all descending."""
 
@@ -83,7 +90,9 @@ class Keyset:
             return stmt
         values = self.decode(cursor)
         key = tuple_(*self.columns)
-        bound = tuple_(*values)
+        # A plain tuple is bound with the columns' own types (UTCDateTime on SQLite stores text
+        # in its own format, so an untyped datetime would compare wrongly).
+        bound = tuple(values)
         return stmt.where(key < bound if self.descending else key > bound)
 
     def page(
@@ -123,13 +132,18 @@ class Keyset:
             python_type = column.type.python_type
         except NotImplementedError:
             return value
-        if python_type is datetime and isinstance(value, str):
+        if python_type is datetime:
             try:
-                return datetime.fromisoformat(value)
-            except ValueError:
+                moment = datetime.fromisoformat(value)
+                # In UTC now: a moment that only fits the calendar with its offset fails here.
+                return moment if moment.tzinfo is None else moment.astimezone(UTC)
+            except (TypeError, ValueError, OverflowError):
                 raise _invalid("it is not a cursor this service issued") from None
-        if python_type is int and (not isinstance(value, int) or isinstance(value, bool)):
+        if python_type is int and (
+            not isinstance(value, int) or isinstance(value, bool) or not _fits(column.type, value)
+        ):
             raise _invalid("it is not a cursor this service issued")
-        if python_type is str and not isinstance(value, str):
+        # PostgreSQL text cannot hold NUL, so no issued cursor does (and binding one would fail).
+        if python_type is str and (not isinstance(value, str) or "\x00" in value):
             raise _invalid("it is not a cursor this service issued")
         return value

@@ -23,7 +23,7 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 def service_config(prefix: str) -> SettingsConfigDict:
-    """The settings config of a process: its env prefix, no `.env` magic, extra keys refused."""
+    """The settings config of a process: its env prefix, no `.env` file, unknown keys ignored."""
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", case_sensitive=False)
 
 
@@ -62,6 +62,11 @@ class DatabaseSettings(ServiceSettings):
         default=True, description="Apply Alembic migrations at start-up."
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="How long a SQLite writer waits for the lock before answering 503.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

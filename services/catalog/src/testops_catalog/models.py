@@ -81,6 +81,9 @@ class TestCase(Base):
         Index("ix_test_cases_name_id", "name", "id"),
         Index("ix_test_cases_updated_at_id", "updated_at", "id"),
         Index("ix_test_cases_deleted_at", "deleted_at"),
+        # Ids are never reused on SQLite either: a client holding an old id must not reach a
+        # new row.
+        {"sqlite_autoincrement": True},
     )
 
     @property
@@ -108,6 +111,8 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(TAG_NAME_MAX), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
 
 class Suite(Base):
     __tablename__ = "suites"
@@ -124,6 +129,7 @@ class Suite(Base):
     __table_args__ = (
         Index("ix_suites_parent_id", "parent_id"),
         Index("ix_suites_name_id", "name", "id"),
+        {"sqlite_autoincrement": True},
     )
 
     @property

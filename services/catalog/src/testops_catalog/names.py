@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from testops_catalog.models import NAME_MAX, TAG_NAME_MAX
+from testops_kit.schemas import reject_nul
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-TagName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_NAME_MAX)
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+    AfterValidator(reject_nul),
 ]
-LongText = Annotated[str, StringConstraints(max_length=65_536)]
+TagName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_NAME_MAX),
+    AfterValidator(reject_nul),
+]
+LongText = Annotated[str, StringConstraints(max_length=65_536), AfterValidator(reject_nul)]
 RequiredText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=65_536)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=65_536),
+    AfterValidator(reject_nul),
 ]
 
 

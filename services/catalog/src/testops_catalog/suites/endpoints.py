@@ -20,7 +20,7 @@ from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.etag import IfMatch, etag_for
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from testops_kit.schemas import MAX_ID, IdPath
+from testops_kit.schemas import MAX_ID, NO_NUL_PATTERN, IdPath
 
 router = APIRouter(prefix="/suites", tags=["suites"])
 
@@ -38,7 +38,12 @@ async def list_suites(
     ] = None,
     root: Annotated[bool, Query(description="Only root suites.")] = False,
     q: Annotated[
-        str | None, Query(max_length=255, description="Case-insensitive substring of the name.")
+        str | None,
+        Query(
+            max_length=255,
+            pattern=NO_NUL_PATTERN,
+            description="Case-insensitive substring of the name.",
+        ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,

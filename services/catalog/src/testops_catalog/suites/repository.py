@@ -43,11 +43,7 @@ class SuiteRepository:
         return await self.session.scalar(stmt)
 
     async def get_active_with_count(self, suite_id: int) -> tuple[Suite, int] | None:
-        row = (
-            (await self.session.execute(self._with_count().where(Suite.id == suite_id)))
-            .tuples()
-            .first()
-        )
+        row = (await self.session.execute(self._with_count().where(Suite.id == suite_id))).first()
         return row
 
     async def list_page(
@@ -67,7 +63,7 @@ class SuiteRepository:
         if q:
             stmt = stmt.where(func.lower(Suite.name).like(like_pattern(q), escape="\\"))
         stmt = BY_NAME.paginate(stmt, cursor=cursor, limit=limit)
-        return (await self.session.execute(stmt)).tuples().all()
+        return (await self.session.execute(stmt)).all()
 
     async def get_active_root_by_name(self, name: str) -> Suite | None:
         return await self.session.scalar(
@@ -110,7 +106,7 @@ class SuiteRepository:
         stmt = (
             self._with_count().where(Suite.id.in_(select(down.c.id))).order_by(Suite.name, Suite.id)
         )
-        return (await self.session.execute(stmt)).tuples().all()
+        return (await self.session.execute(stmt)).all()
 
     async def active_children(self, suite_id: int) -> Sequence[Suite]:
         return (
@@ -159,11 +155,11 @@ class SuiteRepository:
         stmt = BY_POSITION.paginate(
             self._links().where(SuiteCase.suite_id == suite_id), cursor=cursor, limit=limit
         )
-        return (await self.session.execute(stmt)).tuples().all()
+        return (await self.session.execute(stmt)).all()
 
     async def all_links(self, suite_id: int) -> Sequence[tuple[SuiteCase, str]]:
         stmt = self._links().where(SuiteCase.suite_id == suite_id).order_by(*BY_POSITION.order_by())
-        return (await self.session.execute(stmt)).tuples().all()
+        return (await self.session.execute(stmt)).all()
 
     async def links_of_case(self, case_id: int) -> Sequence[SuiteCase]:
         return (

@@ -5,7 +5,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from testops_catalog.names import LongText, Name
-from testops_kit.schemas import Timestamp
+from testops_kit.schemas import DbId, Position, Timestamp
 
 
 class SuiteCreate(BaseModel):
@@ -13,7 +13,7 @@ class SuiteCreate(BaseModel):
 
     name: Name
     description: LongText | None = None
-    parent_id: int | None = Field(default=None, ge=1, description="Parent suite; null for a root.")
+    parent_id: DbId | None = Field(default=None, description="Parent suite; null for a root.")
 
 
 class SuiteUpdate(BaseModel):
@@ -23,7 +23,7 @@ class SuiteUpdate(BaseModel):
 
     name: Name | None = None
     description: LongText | None = None
-    parent_id: int | None = Field(default=None, ge=1)
+    parent_id: DbId | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -52,16 +52,16 @@ class SuiteTree(SuiteOut):
 class SuiteCaseAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    test_case_id: int = Field(ge=1)
-    position: int | None = Field(
-        default=None, ge=1, description="Where to insert; default: after the last case."
+    test_case_id: DbId
+    position: Position | None = Field(
+        default=None, description="Where to insert; default: after the last case."
     )
 
 
 class SuiteCaseOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    test_case_ids: list[int] = Field(
+    test_case_ids: list[DbId] = Field(
         max_length=10_000, description="Every case of the suite, in order; others are unlinked."
     )
 

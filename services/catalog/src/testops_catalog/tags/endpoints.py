@@ -11,7 +11,7 @@ from testops_catalog.tags.schemas import TagCreate, TagOut, TagUpdate
 from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from testops_kit.schemas import IdPath
+from testops_kit.schemas import NO_NUL_PATTERN, IdPath
 
 router = APIRouter(prefix="/tags", tags=["tags"])
 
@@ -20,7 +20,12 @@ router = APIRouter(prefix="/tags", tags=["tags"])
 async def list_tags(
     session: SessionDep,
     q: Annotated[
-        str | None, Query(max_length=255, description="Case-insensitive substring of the name.")
+        str | None,
+        Query(
+            max_length=255,
+            pattern=NO_NUL_PATTERN,
+            description="Case-insensitive substring of the name.",
+        ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,

@@ -34,11 +34,7 @@ class TagRepository:
         return select(Tag, case_count().label("case_count"))
 
     async def get_with_count(self, tag_id: int) -> tuple[Tag, int] | None:
-        row = (
-            (await self.session.execute(self._with_count().where(Tag.id == tag_id)))
-            .tuples()
-            .first()
-        )
+        row = (await self.session.execute(self._with_count().where(Tag.id == tag_id))).first()
         return row
 
     async def get(self, tag_id: int) -> Tag | None:
@@ -54,7 +50,7 @@ class TagRepository:
         if q:
             stmt = stmt.where(func.lower(Tag.name).like(like_pattern(q), escape="\\"))
         stmt = BY_NAME.paginate(stmt, cursor=cursor, limit=limit)
-        return (await self.session.execute(stmt)).tuples().all()
+        return (await self.session.execute(stmt)).all()
 
     async def existing_ids(self, ids: Iterable[int]) -> set[int]:
         wanted = set(ids)

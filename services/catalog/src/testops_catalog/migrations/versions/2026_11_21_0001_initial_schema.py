@@ -36,6 +36,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suites")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("suites", schema=None) as batch_op:
         batch_op.create_index("ix_suites_name_id", ["name", "id"], unique=False)
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.Column("created_at", testops_kit.database.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tags")),
         sa.UniqueConstraint("name", name=op.f("uq_tags_name")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "test_cases",
@@ -70,6 +72,7 @@ def upgrade() -> None:
         sa.Column("updated_at", testops_kit.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", testops_kit.database.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_test_cases")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("test_cases", schema=None) as batch_op:
         batch_op.create_index("ix_test_cases_deleted_at", ["deleted_at"], unique=False)
