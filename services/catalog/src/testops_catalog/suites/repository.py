@@ -65,6 +65,19 @@ class SuiteRepository:
         stmt = BY_NAME.paginate(stmt, cursor=cursor, limit=limit)
         return (await self.session.execute(stmt)).all()
 
+    async def lock(self, suite_ids: Iterable[int]) -> None:
+        """Hold these suites' rows until commit, in id order so that lockers never deadlock.
+
+        Positions in a suite are computed from its current members: two requests placing cases
+        in one suite at once must take turns, or both compute the same position. (SQLite
+        writers are serialised already; FOR UPDATE is dropped there.)
+        """
+        ids = sorted(set(suite_ids))
+        if ids:
+            await self.session.execute(
+                select(Suite.id).where(Suite.id.in_(ids)).order_by(Suite.id).with_for_update()
+            )
+
     async def get_active_root_by_name(self, name: str) -> Suite | None:
         return await self.session.scalar(
             select(Suite).where(

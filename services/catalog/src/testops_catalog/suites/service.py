@@ -124,10 +124,18 @@ async def root_suite_by_name(*, session: AsyncSession, name: str) -> int:
     """The id of the active root suite named ``name``, created when missing."""
     repository = SuiteRepository(session)
     suite = await repository.get_active_root_by_name(name)
-    if suite is None:
-        now = utcnow()
-        suite = await repository.add(Suite(name=name, created_at=now, updated_at=now))
-        log.info("suite_created", suite_id=suite.id)
+    if suite is not None:
+        return suite.id
+    now = utcnow()
+    try:
+        async with session.begin_nested():
+            suite = await repository.add(Suite(name=name, created_at=now, updated_at=now))
+    except IntegrityError:  # a concurrent request created it first: use theirs
+        suite = await repository.get_active_root_by_name(name)
+        if suite is None:
+            raise
+        return suite.id
+    log.info("suite_created", suite_id=suite.id)
     return suite.id
 
 
@@ -224,8 +232,9 @@ async def set_case_suites(
     A suite the case is in already keeps its place unless another position is given.
     """
     repository = SuiteRepository(session)
-    current = {link.suite_id: link for link in await repository.links_of_case(case_id)}
     wanted = dict(links)
+    await repository.lock(wanted)
+    current = {link.suite_id: link for link in await repository.links_of_case(case_id)}
     for suite_id in current.keys() - wanted.keys():
         await repository.delete_link(suite_id, case_id)
     for suite_id, position in wanted.items():
