@@ -153,17 +153,7 @@ async def test_list_with_q_matches_non_ascii_letters_whatever_the_case(
     client: httpx.AsyncClient,
     unique: Unique,
     create_case: Factory,
-    database_backend: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    request.applymarker(
-        pytest.mark.xfail(
-            database_backend == "sqlite",
-            reason="SQLite's lower() folds ASCII only (testops_catalog/names.py like_pattern "
-            "lowers q in Python, the column with SQL lower())",
-            strict=True,
-        )
-    )
     marker = unique("umlaut")
     case = await create_case(name=f"ÜBERSICHT {marker} ÄNDERN")
 

@@ -301,3 +301,15 @@ async def test_patch_with_an_id_beyond_int32_is_rejected(client: httpx.AsyncClie
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"] == ["path", "test_case_id"]
+
+
+async def test_patch_with_a_misspelt_field_is_rejected_and_changes_nothing(
+    client: httpx.AsyncClient, full_case: JSON
+) -> None:
+    before = await current(client, full_case["id"])
+
+    response = await client.patch(f"{API}/{full_case['id']}", json={"descripton": "typo"})
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ["body", "descripton"] in [error["loc"] for error in problem["errors"]]
+    assert await current(client, full_case["id"]) == before

@@ -324,3 +324,36 @@ async def test_replace_with_an_unknown_tag_id_skips_it_and_logs_a_warning(
     assert response.json()["tags"] == []
     [warning] = [event for event in events if event["event"] == "tag_not_found_skipped"]
     assert (warning["tag_id"], warning["request_id"]) == (UNKNOWN_ID, request_id)
+
+
+async def test_put_of_the_case_as_read_keeps_steps_tags_and_suites(
+    client: httpx.AsyncClient, full_case: JSON
+) -> None:
+    as_read = await current(client, full_case["id"])
+    edited = {**as_read, "description": "Checks the login again"}
+
+    response = await client.put(f"{API}/{full_case['id']}", json=edited)
+
+    assert response.status_code == 200, response.text
+    after = response.json()
+    assert after["description"] == "Checks the login again"
+    assert after["version"] == as_read["version"] + 1
+    assert [(s["position"], s["action"]) for s in after["steps"]] == [
+        (s["position"], s["action"]) for s in as_read["steps"]
+    ]
+    assert after["tags"] == as_read["tags"]
+    assert after["suites"] == as_read["suites"]
+
+
+async def test_put_with_an_unknown_field_is_rejected_and_changes_nothing(
+    client: httpx.AsyncClient, full_case: JSON
+) -> None:
+    before = await current(client, full_case["id"])
+
+    response = await client.put(
+        f"{API}/{full_case['id']}", json={"name": before["name"], "descripton": "typo"}
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert ["body", "descripton"] in [error["loc"] for error in problem["errors"]]
+    assert await current(client, full_case["id"]) == before

@@ -12,6 +12,10 @@ from testops_kit.schemas import DbId, Position, Timestamp
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: int | None = Field(
+        default=None,
+        description="Ignored (steps are replaced as a whole); allowed for round trips.",
+    )
     position: Position | None = Field(
         default=None, description="Place of the step; default: after the highest given position."
     )
@@ -36,6 +40,9 @@ class TagById(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: DbId
+    name: str | None = Field(
+        default=None, description="Ignored: the id decides. Allowed so a read tag can be sent back."
+    )
 
 
 class SuiteLinkByName(BaseModel):
@@ -60,7 +67,36 @@ TagIn = TagName | TagByName | TagById
 SuiteLinkIn = SuiteLinkByName | SuiteLinkById
 
 
-class TestCaseWrite(BaseModel):
+_READ_ONLY_FIELDS = frozenset(
+    {"id", "version", "created_at", "updated_at", "is_deleted", "deleted_at"}
+)
+
+
+class _CaseBody(BaseModel):
+    """A case as a client writes it. Unknown fields are refused (a typo must not pass silently),
+    but a case as read can be sent back: read-only fields are dropped and its ``suites`` become
+    ``suite_links`` when no ``suite_links`` are given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_what_was_read(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {key: value for key, value in data.items() if key not in _READ_ONLY_FIELDS}
+        suites = data.pop("suites", None)
+        if isinstance(suites, list) and "suite_links" not in data:
+            data["suite_links"] = [
+                {"suite_id": item.get("id"), "position": item.get("position")}
+                if isinstance(item, dict)
+                else item
+                for item in suites
+            ]
+        return data
+
+
+class TestCaseWrite(_CaseBody):
     """A whole test case: the body of POST and PUT (omitted fields become null or empty)."""
 
     __test__ = False
@@ -74,7 +110,7 @@ class TestCaseWrite(BaseModel):
     suite_links: list[SuiteLinkIn] = Field(default_factory=list, max_length=200)
 
 
-class TestCasePatch(BaseModel):
+class TestCasePatch(_CaseBody):
     """Only the fields present change; a collection present replaces the whole collection."""
 
     __test__ = False
