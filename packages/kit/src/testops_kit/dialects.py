@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,3 +16,14 @@ def insert_ignoring_conflicts(
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(entity).on_conflict_do_nothing(index_elements=index_elements)
     return sqlite.insert(entity).on_conflict_do_nothing(index_elements=index_elements)
+
+
+async def plan_each_statement_for_its_values(session: AsyncSession) -> None:
+    """Within this transaction, PostgreSQL plans every statement for the values it gets.
+
+    asyncpg prepares statements, and after five runs PostgreSQL may keep a generic plan. For a
+    substring search the pattern decides between an index and a walk of the whole table, so a
+    plan made for another pattern can cost a hundred times more. SQLite has nothing to pin.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))

@@ -91,6 +91,17 @@ class TestCase(Base):
         return self.deleted_at is not None
 
 
+# Substring search (`q`): trigram GIN indexes, on PostgreSQL only (migration 0002).
+for _column in (TestCase.name, TestCase.description):
+    _expression = func.lower(_column).label(f"{_column.key}_lower")
+    Index(
+        f"ix_test_cases_{_column.key}_trgm",
+        _expression,
+        postgresql_using="gin",
+        postgresql_ops={f"{_column.key}_lower": "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
+
+
 class Step(Base):
     __tablename__ = "test_case_steps"
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from testops_catalog.models import Step, SuiteCase, TestCase, case_tags
 from testops_catalog.names import like_pattern
+from testops_kit.dialects import plan_each_statement_for_its_values
 from testops_kit.pagination import Keyset
 
 DeletedFilter = Literal["exclude", "only", "include"]
@@ -83,6 +84,7 @@ class CaseRepository:
         elif filters.deleted == "only":
             stmt = stmt.where(TestCase.deleted_at.is_not(None))
         if filters.q:
+            await plan_each_statement_for_its_values(self.session)
             pattern = like_pattern(filters.q)
             stmt = stmt.where(
                 or_(
