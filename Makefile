@@ -50,7 +50,7 @@ fmt: install ## Format and fix what ruff can
 migrate: install ## Apply migrations to the configured databases
 	$(UV) run testops-catalog migrate
 
-bench: install ## Run the benchmarks (needs TESTOPS_BENCH_POSTGRES_URL)
+bench: install ## Run the benchmarks on PostgreSQL (TESTOPS_BENCH_POSTGRES_URL, default: local server)
 	$(UV) run python bench/catalog_list.py
 
 clean: ## Remove the embedded data folder and caches
