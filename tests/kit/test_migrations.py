@@ -30,7 +30,7 @@ from testops_kit.migrations import alembic_config, current_revision, head_revisi
 # that index is checked by the tests at the end of this file instead.
 EXPECTED_WARNING = re.compile(
     r"expression-based index "
-    r"'?(uq_suites_sibling_name_active|ix_test_cases_(name|description)_trgm)\b"
+    r"'?(uq_suites_sibling_name_active|ix_(test_cases|suites|tags)_(name|description)_trgm)\b"
 )
 
 

@@ -27,6 +27,12 @@ async def log_something() -> dict[str, str]:
     return {"ok": "yes"}
 
 
+@router.get("/things/{thing_id}/parts/{part_id}")
+async def log_about_a_part(thing_id: int, part_id: int) -> dict[str, int]:
+    log.info("part_read")
+    return {"thing_id": thing_id, "part_id": part_id}
+
+
 @router.get("/boom")
 async def fail_unexpectedly() -> None:
     raise RuntimeError("an internal detail")
@@ -158,3 +164,18 @@ async def test_an_unexpected_error_is_logged_with_the_request_id_and_its_traceba
     assert error["error_type"] == "RuntimeError"
     assert "RuntimeError: an internal detail" in error["exception"]
     assert "fail_unexpectedly" in error["exception"]
+
+
+async def test_ids_named_in_the_path_are_bound_to_the_request_log_events(
+    client: httpx.AsyncClient,
+) -> None:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as events:
+        response = await client.get("/api/v1/things/7/parts/12")
+        await client.get("/api/v1/echo")
+
+    assert response.status_code == 200
+    part_read = next(e for e in events if e["event"] == "part_read")
+    assert (part_read["thing_id"], part_read["part_id"]) == (7, 12)
+    access = [e for e in events if e["event"] == "request"]
+    assert (access[0]["thing_id"], access[0]["part_id"]) == (7, 12)
+    assert "thing_id" not in access[1], "ids of one request must not leak into the next"

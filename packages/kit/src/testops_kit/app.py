@@ -16,7 +16,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -31,6 +32,17 @@ from testops_kit.settings import DatabaseSettings
 API_PREFIX = "/api/v1"
 
 log = get_logger(__name__)
+
+
+async def bind_entity_ids(request: Request) -> None:
+    """Bind the ids named in the path (``test_case_id=12``) to every log event of the request."""
+    ids = {
+        name: int(value) if isinstance(value, str) and value.isdigit() else value
+        for name, value in request.path_params.items()
+        if name.endswith("_id")
+    }
+    if ids:
+        structlog.contextvars.bind_contextvars(**ids)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -62,7 +74,7 @@ def create_service_app(
     install_error_handlers(app)
     app.include_router(health.router)
     for router in routers:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(bind_entity_ids)])
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

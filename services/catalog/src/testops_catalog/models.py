@@ -18,7 +18,13 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    mapped_column,
+    relationship,
+)
 
 from testops_kit.database import NAMING_CONVENTION, UTCDateTime, utcnow
 
@@ -89,17 +95,6 @@ class TestCase(Base):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
-
-
-# Substring search (`q`): trigram GIN indexes, on PostgreSQL only (migration 0002).
-for _column in (TestCase.name, TestCase.description):
-    _expression = func.lower(_column).label(f"{_column.key}_lower")
-    Index(
-        f"ix_test_cases_{_column.key}_trgm",
-        _expression,
-        postgresql_using="gin",
-        postgresql_ops={f"{_column.key}_lower": "gin_trgm_ops"},
-    ).ddl_if(dialect="postgresql")
 
 
 class Step(Base):
@@ -179,3 +174,19 @@ class SuiteCase(Base):
         Index("ix_suite_cases_suite_id_position", "suite_id", "position", "test_case_id"),
         Index("ix_suite_cases_test_case_id", "test_case_id"),
     )
+
+
+def _trigram_index(column: InstrumentedAttribute[Any]) -> None:
+    """A GIN trigram index on ``lower(column)`` for substring search (`q`), PostgreSQL only."""
+    label = f"{column.key}_lower"
+    Index(
+        f"ix_{column.class_.__tablename__}_{column.key}_trgm",
+        func.lower(column).label(label),
+        postgresql_using="gin",
+        postgresql_ops={label: "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
+
+
+# Migration 0002 creates these; SQLite scans, which suits an embedded catalog.
+for _searched in (TestCase.name, TestCase.description, Suite.name, Tag.name):
+    _trigram_index(_searched)
