@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 
@@ -25,6 +25,16 @@ RequiredText = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=65_536),
     AfterValidator(reject_nul),
 ]
+
+
+def reject_null(cls: Any, value: Any) -> Any:
+    """Field validator (mode="before") for PATCH bodies: the field may be left out, not nulled.
+
+    Reuse it as ``_name_not_null = field_validator("name", mode="before")(reject_null)``.
+    """
+    if value is None:
+        raise ValueError("cannot be null; leave the field out to keep it")
+    return value
 
 
 def like_pattern(q: str) -> str:

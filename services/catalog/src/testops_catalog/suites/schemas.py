@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from testops_catalog.names import LongText, Name
+from testops_catalog.names import LongText, Name, reject_null
 from testops_kit.schemas import DbId, Position, Timestamp
 
 
@@ -25,12 +23,7 @@ class SuiteUpdate(BaseModel):
     description: LongText | None = None
     parent_id: DbId | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _name_not_null(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "name" in data and data["name"] is None:
-            raise ValueError("name cannot be null")
-        return data
+    _name_not_null = field_validator("name", mode="before")(reject_null)
 
 
 class SuiteOut(BaseModel):

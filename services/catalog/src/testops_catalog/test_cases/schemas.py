@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from testops_catalog.names import LongText, Name, RequiredText, TagName
+from testops_catalog.names import LongText, Name, RequiredText, TagName, reject_null
 from testops_catalog.tags.schemas import TagRef
 from testops_kit.schemas import DbId, Position, Timestamp
 
@@ -123,12 +123,7 @@ class TestCasePatch(_CaseBody):
     tags: list[TagIn] | None = Field(default=None, max_length=200)
     suite_links: list[SuiteLinkIn] | None = Field(default=None, max_length=200)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _name_not_null(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "name" in data and data["name"] is None:
-            raise ValueError("name cannot be null")
-        return data
+    _name_not_null = field_validator("name", mode="before")(reject_null)
 
 
 class StepOut(BaseModel):
