@@ -274,11 +274,12 @@ async def list_cases(
     limit: int,
 ) -> tuple[list[TestCaseOut], str | None]:
     keyset = KEYSETS[sort]
+    if cursor is not None:
+        keyset.decode(cursor)  # refuse a bad cursor up front, whatever the filters find
     tag_ids: list[int] = []
     if tag_names:
         found = await TagRepository(session).ids_by_names(tag_names)
         if len(found) < len(set(tag_names)):
-            keyset.decode(cursor) if cursor else None  # a bad cursor is refused all the same
             return [], None  # a tag nobody carries: no case carries all of them
         tag_ids = list(found.values())
     filters = CaseFilter(
