@@ -1,4 +1,4 @@
-"""The catalog app on a fresh database for the session, and factories for what tests need."""
+"""The catalog app on a fresh database for the session, and factories and readers tests share."""
 
 from __future__ import annotations
 
@@ -75,5 +75,104 @@ def create_tag(
         assert response.status_code == 201, response.text
         result: JSON = response.json()
         return result
+
+    return create
+
+
+@pytest.fixture
+def read_case(client: httpx.AsyncClient) -> Callable[[int], Awaitable[JSON]]:
+    """Fetch a test case by id (it must be there) and return its JSON."""
+
+    async def read(case_id: int) -> JSON:
+        response = await client.get(f"/api/v1/test-cases/{case_id}")
+        assert response.status_code == 200, response.text
+        case: JSON = response.json()
+        return case
+
+    return read
+
+
+@pytest.fixture
+def read_suite(client: httpx.AsyncClient) -> Callable[[int], Awaitable[JSON]]:
+    """Fetch a suite by id (it must be there) and return its JSON."""
+
+    async def read(suite_id: int) -> JSON:
+        response = await client.get(f"/api/v1/suites/{suite_id}")
+        assert response.status_code == 200, response.text
+        suite: JSON = response.json()
+        return suite
+
+    return read
+
+
+@pytest.fixture
+def read_tag(client: httpx.AsyncClient) -> Callable[[int], Awaitable[JSON]]:
+    """Fetch a tag by id (it must be there) and return its JSON."""
+
+    async def read(tag_id: int) -> JSON:
+        response = await client.get(f"/api/v1/tags/{tag_id}")
+        assert response.status_code == 200, response.text
+        tag: JSON = response.json()
+        return tag
+
+    return read
+
+
+@pytest.fixture
+async def full_case(
+    unique: Callable[[str], str], create_case: Callable[..., Awaitable[JSON]]
+) -> JSON:
+    """A case with every field, two steps, two tags and a suite link."""
+    return await create_case(
+        preconditions="User exists",
+        description="Checks the login",
+        expected_result="Dashboard is shown",
+        steps=[{"action": "Open login page", "expected": "Form shown"}, {"action": "Submit"}],
+        tags=[unique("smoke"), unique("login")],
+        suite_links=[{"suite_name": unique("suite"), "position": 2}],
+    )
+
+
+@pytest.fixture
+def link_case(client: httpx.AsyncClient) -> Callable[[int, int], Awaitable[None]]:
+    """Add a case at the end of a suite (the add must succeed)."""
+
+    async def link(suite_id: int, case_id: int) -> None:
+        response = await client.post(
+            f"/api/v1/suites/{suite_id}/cases", json={"test_case_id": case_id}
+        )
+        assert response.status_code == 201, response.text
+
+    return link
+
+
+@pytest.fixture
+def suite_members(client: httpx.AsyncClient) -> Callable[[int], Awaitable[list[tuple[int, int]]]]:
+    """The ``(test_case_id, position)`` pairs of a suite's cases, in order."""
+
+    async def members(suite_id: int) -> list[tuple[int, int]]:
+        response = await client.get(f"/api/v1/suites/{suite_id}/cases", params={"limit": 500})
+        assert response.status_code == 200, response.text
+        return [(item["test_case_id"], item["position"]) for item in response.json()["items"]]
+
+    return members
+
+
+@pytest.fixture
+def suite_with_cases(
+    client: httpx.AsyncClient,
+    create_suite: Callable[..., Awaitable[JSON]],
+    create_case: Callable[..., Awaitable[JSON]],
+) -> Callable[[int], Awaitable[tuple[JSON, list[JSON]]]]:
+    """Create a suite holding ``count`` new cases in order; return the suite and the cases."""
+
+    async def create(count: int) -> tuple[JSON, list[JSON]]:
+        suite = await create_suite()
+        cases = [await create_case() for _ in range(count)]
+        response = await client.put(
+            f"/api/v1/suites/{suite['id']}/cases", json={"test_case_ids": [c["id"] for c in cases]}
+        )
+        assert response.status_code == 200, response.text
+        return suite, cases
 
     return create

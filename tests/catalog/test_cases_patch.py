@@ -15,34 +15,15 @@ UNKNOWN_ID = 2_147_483_647  # the largest id there is; no test database gets tha
 JSON = dict[str, Any]
 Unique = Callable[[str], str]
 Factory = Callable[..., Awaitable[JSON]]
-
-
-async def current(client: httpx.AsyncClient, case_id: int) -> JSON:
-    response = await client.get(f"{API}/{case_id}")
-    assert response.status_code == 200, response.text
-    case: JSON = response.json()
-    return case
+ReadCase = Callable[[int], Awaitable[JSON]]
 
 
 def changed_keys(before: JSON, after: JSON) -> set[str]:
     return {key for key in before if before[key] != after[key]}
 
 
-@pytest.fixture
-async def full_case(unique: Unique, create_case: Factory) -> JSON:
-    """A case with every field, two steps, two tags and a suite link."""
-    return await create_case(
-        preconditions="User exists",
-        description="Checks the login",
-        expected_result="Dashboard is shown",
-        steps=[{"action": "Open login page", "expected": "Form shown"}, {"action": "Submit"}],
-        tags=[unique("smoke"), unique("login")],
-        suite_links=[{"suite_name": unique("suite"), "position": 2}],
-    )
-
-
 async def test_patch_changes_only_the_fields_sent(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
     response = await client.patch(f"{API}/{full_case['id']}", json={"description": "Reworded"})
 
@@ -50,7 +31,7 @@ async def test_patch_changes_only_the_fields_sent(
     case = response.json()
     assert case["description"] == "Reworded"
     assert changed_keys(full_case, case) == {"description", "version", "updated_at"}
-    assert await current(client, full_case["id"]) == case
+    assert await read_case(full_case["id"]) == case
 
 
 async def test_patch_renames_the_case(
@@ -152,7 +133,7 @@ async def test_patch_bumps_the_version_and_updated_at_and_answers_the_new_etag(
 
 @pytest.mark.parametrize("if_match", ['"1"', "*", 'W/"1"'])
 async def test_patch_with_a_matching_if_match_succeeds(
-    client: httpx.AsyncClient, full_case: JSON, if_match: str
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, if_match: str
 ) -> None:
     response = await client.patch(
         f"{API}/{full_case['id']}", json={"description": "matched"}, headers={"If-Match": if_match}
@@ -160,12 +141,12 @@ async def test_patch_with_a_matching_if_match_succeeds(
 
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
-    assert (await current(client, full_case["id"]))["description"] == "matched"
+    assert (await read_case(full_case["id"]))["description"] == "matched"
 
 
 @pytest.mark.parametrize("if_match", ['"2"', '"0"', "garbage"])
 async def test_patch_with_a_stale_if_match_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON, if_match: str
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, if_match: str
 ) -> None:
     response = await client.patch(
         f"{API}/{full_case['id']}",
@@ -174,11 +155,11 @@ async def test_patch_with_a_stale_if_match_is_refused_and_changes_nothing(
     )
 
     assert_problem(response, 412, "precondition_failed")
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_patch_after_another_writer_with_the_old_etag_is_refused(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
     etag = (await client.get(f"{API}/{full_case['id']}")).headers["etag"]
     first = await client.patch(
@@ -191,19 +172,19 @@ async def test_patch_after_another_writer_with_the_old_etag_is_refused(
     )
 
     assert_problem(second, 412, "precondition_failed")
-    after = await current(client, full_case["id"])
+    after = await read_case(full_case["id"])
     assert (after["description"], after["version"]) == ("first", 2)
 
 
 async def test_patch_with_null_name_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
     response = await client.patch(
         f"{API}/{full_case['id']}", json={"name": None, "description": "changed"}
     )
 
     assert_problem(response, 422, "validation_error")
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 @pytest.mark.parametrize(
@@ -226,20 +207,20 @@ async def test_patch_with_null_name_is_rejected_and_changes_nothing(
     ],
 )
 async def test_patch_with_an_invalid_field_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON, body: JSON, loc: list[Any]
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, body: JSON, loc: list[Any]
 ) -> None:
     response = await client.patch(f"{API}/{full_case['id']}", json=body)
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"][: len(loc)] == loc
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 @pytest.mark.parametrize(
     "content", [b"not json", b"[]", b'"description"', b""], ids=["text", "array", "string", "empty"]
 )
 async def test_patch_with_a_body_that_is_no_json_object_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON, content: bytes
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, content: bytes
 ) -> None:
     response = await client.patch(
         f"{API}/{full_case['id']}", content=content, headers={"content-type": "application/json"}
@@ -247,11 +228,11 @@ async def test_patch_with_a_body_that_is_no_json_object_is_refused_and_changes_n
 
     assert 400 <= response.status_code < 500, response.text
     assert_problem(response, response.status_code, response.json()["code"])
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_patch_with_duplicate_step_positions_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
     response = await client.patch(
         f"{API}/{full_case['id']}",
@@ -260,11 +241,11 @@ async def test_patch_with_duplicate_step_positions_is_rejected_and_changes_nothi
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"] == ["body", "steps", 1, "position"]
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_patch_with_the_name_of_another_active_case_is_a_conflict_and_changes_nothing(
-    client: httpx.AsyncClient, create_case: Factory, full_case: JSON
+    client: httpx.AsyncClient, create_case: Factory, full_case: JSON, read_case: ReadCase
 ) -> None:
     other = await create_case()
 
@@ -273,7 +254,7 @@ async def test_patch_with_the_name_of_another_active_case_is_a_conflict_and_chan
     )
 
     assert_problem(response, 409, "test_case_name_conflict")
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_patch_of_a_missing_case_is_not_found(client: httpx.AsyncClient) -> None:
@@ -304,12 +285,12 @@ async def test_patch_with_an_id_beyond_int32_is_rejected(client: httpx.AsyncClie
 
 
 async def test_patch_with_a_misspelt_field_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
-    before = await current(client, full_case["id"])
+    before = await read_case(full_case["id"])
 
     response = await client.patch(f"{API}/{full_case['id']}", json={"descripton": "typo"})
 
     problem = assert_problem(response, 422, "validation_error")
     assert ["body", "descripton"] in [error["loc"] for error in problem["errors"]]
-    assert await current(client, full_case["id"]) == before
+    assert await read_case(full_case["id"]) == before

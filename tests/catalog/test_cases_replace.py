@@ -17,30 +17,11 @@ UNKNOWN_ID = 2_147_483_647  # the largest id there is; no test database gets tha
 JSON = dict[str, Any]
 Unique = Callable[[str], str]
 Factory = Callable[..., Awaitable[JSON]]
-
-
-async def current(client: httpx.AsyncClient, case_id: int) -> JSON:
-    response = await client.get(f"{API}/{case_id}")
-    assert response.status_code == 200, response.text
-    case: JSON = response.json()
-    return case
-
-
-@pytest.fixture
-async def full_case(unique: Unique, create_case: Factory) -> JSON:
-    """A case with every field, two steps, two tags and a suite link."""
-    return await create_case(
-        preconditions="User exists",
-        description="Checks the login",
-        expected_result="Dashboard is shown",
-        steps=[{"action": "Open login page", "expected": "Form shown"}, {"action": "Submit"}],
-        tags=[unique("smoke"), unique("login")],
-        suite_links=[{"suite_name": unique("suite"), "position": 2}],
-    )
+ReadCase = Callable[[int], Awaitable[JSON]]
 
 
 async def test_replace_sets_omitted_fields_to_null_and_omitted_collections_to_empty(
-    client: httpx.AsyncClient, unique: Unique, full_case: JSON
+    client: httpx.AsyncClient, unique: Unique, full_case: JSON, read_case: ReadCase
 ) -> None:
     name = unique("replaced")
 
@@ -55,11 +36,15 @@ async def test_replace_sets_omitted_fields_to_null_and_omitted_collections_to_em
         None,
     )
     assert (case["steps"], case["tags"], case["suites"]) == ([], [], [])
-    assert await current(client, full_case["id"]) == case
+    assert await read_case(full_case["id"]) == case
 
 
 async def test_replace_with_new_values_replaces_every_field_and_collection(
-    client: httpx.AsyncClient, unique: Unique, create_suite: Factory, full_case: JSON
+    client: httpx.AsyncClient,
+    unique: Unique,
+    create_suite: Factory,
+    full_case: JSON,
+    read_case: ReadCase,
 ) -> None:
     suite, tag = await create_suite(), unique("new-tag")
     body = {
@@ -86,7 +71,7 @@ async def test_replace_with_new_values_replaces_every_field_and_collection(
     ]
     assert [t["name"] for t in case["tags"]] == [tag]
     assert [(s["id"], s["position"]) for s in case["suites"]] == [(suite["id"], 1)]
-    assert await current(client, full_case["id"]) == case
+    assert await read_case(full_case["id"]) == case
 
 
 async def test_replace_bumps_the_version_and_answers_the_new_etag(
@@ -122,7 +107,7 @@ async def test_replace_keeping_its_own_name_is_no_conflict(
     ],
 )
 async def test_replace_with_a_matching_if_match_succeeds(
-    client: httpx.AsyncClient, unique: Unique, full_case: JSON, if_match: str
+    client: httpx.AsyncClient, unique: Unique, full_case: JSON, read_case: ReadCase, if_match: str
 ) -> None:
     name = unique("matched")
 
@@ -132,23 +117,23 @@ async def test_replace_with_a_matching_if_match_succeeds(
 
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
-    assert (await current(client, full_case["id"]))["name"] == name
+    assert (await read_case(full_case["id"]))["name"] == name
 
 
 @pytest.mark.parametrize("if_match", ['"0"', '"2"', 'W/"5"', "1", "garbage"])
 async def test_replace_with_a_stale_if_match_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient, unique: Unique, full_case: JSON, if_match: str
+    client: httpx.AsyncClient, unique: Unique, full_case: JSON, read_case: ReadCase, if_match: str
 ) -> None:
     response = await client.put(
         f"{API}/{full_case['id']}", json={"name": unique("late")}, headers={"If-Match": if_match}
     )
 
     assert_problem(response, 412, "precondition_failed")
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_replace_with_the_etag_of_an_earlier_version_is_refused(
-    client: httpx.AsyncClient, unique: Unique, full_case: JSON
+    client: httpx.AsyncClient, unique: Unique, full_case: JSON, read_case: ReadCase
 ) -> None:
     read = await client.get(f"{API}/{full_case['id']}")
     first = await client.put(
@@ -165,7 +150,7 @@ async def test_replace_with_the_etag_of_an_earlier_version_is_refused(
     )
 
     assert_problem(second, 412, "precondition_failed")
-    assert await current(client, full_case["id"]) == first.json()
+    assert await read_case(full_case["id"]) == first.json()
 
 
 async def test_replace_of_a_missing_case_is_not_found(client: httpx.AsyncClient) -> None:
@@ -195,14 +180,14 @@ async def test_replace_with_an_id_beyond_int32_is_rejected(client: httpx.AsyncCl
 
 
 async def test_replace_with_the_name_of_another_active_case_is_a_conflict_and_changes_nothing(
-    client: httpx.AsyncClient, create_case: Factory, full_case: JSON
+    client: httpx.AsyncClient, create_case: Factory, full_case: JSON, read_case: ReadCase
 ) -> None:
     other = await create_case()
 
     response = await client.put(f"{API}/{full_case['id']}", json={"name": other["name"]})
 
     assert_problem(response, 409, "test_case_name_conflict")
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_replace_with_the_name_of_a_deleted_case_succeeds(
@@ -218,7 +203,7 @@ async def test_replace_with_the_name_of_a_deleted_case_succeeds(
 
 
 async def test_replace_with_duplicate_step_positions_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
     steps = [{"action": "a", "position": 3}, {"action": "b"}, {"action": "c", "position": 3}]
 
@@ -228,7 +213,7 @@ async def test_replace_with_duplicate_step_positions_is_rejected_and_changes_not
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"] == ["body", "steps", 2, "position"]
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 @pytest.mark.parametrize(
@@ -246,16 +231,16 @@ async def test_replace_with_duplicate_step_positions_is_rejected_and_changes_not
     ],
 )
 async def test_replace_with_an_invalid_body_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON, body: object
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, body: object
 ) -> None:
     response = await client.put(f"{API}/{full_case['id']}", json=body)
 
     assert_problem(response, 422, "validation_error")
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_replace_with_a_body_that_is_not_json_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
     response = await client.put(
         f"{API}/{full_case['id']}",
@@ -265,7 +250,7 @@ async def test_replace_with_a_body_that_is_not_json_is_refused_and_changes_nothi
 
     assert 400 <= response.status_code < 500, response.text
     assert_problem(response, response.status_code, response.json()["code"])
-    assert await current(client, full_case["id"]) == full_case
+    assert await read_case(full_case["id"]) == full_case
 
 
 async def test_replace_linking_the_same_suite_without_position_keeps_its_place(
@@ -327,9 +312,9 @@ async def test_replace_with_an_unknown_tag_id_skips_it_and_logs_a_warning(
 
 
 async def test_put_of_the_case_as_read_keeps_steps_tags_and_suites(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
-    as_read = await current(client, full_case["id"])
+    as_read = await read_case(full_case["id"])
     edited = {**as_read, "description": "Checks the login again"}
 
     response = await client.put(f"{API}/{full_case['id']}", json=edited)
@@ -346,9 +331,9 @@ async def test_put_of_the_case_as_read_keeps_steps_tags_and_suites(
 
 
 async def test_put_with_an_unknown_field_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, full_case: JSON
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
 ) -> None:
-    before = await current(client, full_case["id"])
+    before = await read_case(full_case["id"])
 
     response = await client.put(
         f"{API}/{full_case['id']}", json={"name": before["name"], "descripton": "typo"}
@@ -356,4 +341,4 @@ async def test_put_with_an_unknown_field_is_rejected_and_changes_nothing(
 
     problem = assert_problem(response, 422, "validation_error")
     assert ["body", "descripton"] in [error["loc"] for error in problem["errors"]]
-    assert await current(client, full_case["id"]) == before
+    assert await read_case(full_case["id"]) == before

@@ -9,6 +9,7 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
+SuiteMembers = Callable[[int], Awaitable[list[tuple[int, int]]]]
 
 
 async def _add(
@@ -18,12 +19,6 @@ async def _add(
     if position is not None:
         body["position"] = position
     return await client.post(f"/api/v1/suites/{suite_id}/cases", json=body)
-
-
-async def _members(client: httpx.AsyncClient, suite_id: int) -> list[tuple[int, int]]:
-    response = await client.get(f"/api/v1/suites/{suite_id}/cases", params={"limit": 500})
-    assert response.status_code == 200, response.text
-    return [(item["test_case_id"], item["position"]) for item in response.json()["items"]]
 
 
 async def test_add_answers_201_with_location_and_the_link(
@@ -48,7 +43,10 @@ async def test_add_answers_201_with_location_and_the_link(
 
 
 async def test_add_without_a_position_appends_at_the_end(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite = await create_suite()
     cases = [await create_case() for _ in range(3)]
@@ -56,11 +54,14 @@ async def test_add_without_a_position_appends_at_the_end(
     positions = [(await _add(client, suite["id"], c["id"])).json()["position"] for c in cases]
 
     assert positions == [1, 2, 3]
-    assert await _members(client, suite["id"]) == [(c["id"], i) for i, c in enumerate(cases, 1)]
+    assert await suite_members(suite["id"]) == [(c["id"], i) for i, c in enumerate(cases, 1)]
 
 
 async def test_add_at_a_taken_position_inserts_there_and_moves_later_members_down(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite = await create_suite()
     a, b, c, new = [await create_case() for _ in range(4)]
@@ -71,7 +72,7 @@ async def test_add_at_a_taken_position_inserts_there_and_moves_later_members_dow
 
     assert response.status_code == 201, response.text
     assert response.json()["position"] == 2
-    assert await _members(client, suite["id"]) == [
+    assert await suite_members(suite["id"]) == [
         (a["id"], 1),
         (new["id"], 2),
         (b["id"], 3),
@@ -80,7 +81,10 @@ async def test_add_at_a_taken_position_inserts_there_and_moves_later_members_dow
 
 
 async def test_add_at_position_one_puts_the_case_first(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite = await create_suite()
     a, b, first = [await create_case() for _ in range(3)]
@@ -90,11 +94,14 @@ async def test_add_at_position_one_puts_the_case_first(
     response = await _add(client, suite["id"], first["id"], position=1)
 
     assert response.status_code == 201, response.text
-    assert await _members(client, suite["id"]) == [(first["id"], 1), (a["id"], 2), (b["id"], 3)]
+    assert await suite_members(suite["id"]) == [(first["id"], 1), (a["id"], 2), (b["id"], 3)]
 
 
 async def test_add_at_the_position_after_the_last_member_appends(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite = await create_suite()
     a, b, last = [await create_case() for _ in range(3)]
@@ -104,7 +111,7 @@ async def test_add_at_the_position_after_the_last_member_appends(
     response = await _add(client, suite["id"], last["id"], position=3)
 
     assert response.status_code == 201, response.text
-    assert await _members(client, suite["id"]) == [(a["id"], 1), (b["id"], 2), (last["id"], 3)]
+    assert await suite_members(suite["id"]) == [(a["id"], 1), (b["id"], 2), (last["id"], 3)]
 
 
 async def test_add_shows_the_suite_on_the_case_and_in_its_case_count(
@@ -121,7 +128,10 @@ async def test_add_shows_the_suite_on_the_case_and_in_its_case_count(
 
 
 async def test_add_the_same_case_twice_is_a_conflict(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite = await create_suite()
     case, other = await create_case(), await create_case()
@@ -131,7 +141,7 @@ async def test_add_the_same_case_twice_is_a_conflict(
     response = await _add(client, suite["id"], case["id"], position=2)
 
     assert_problem(response, 409, "suite_case_exists")
-    assert await _members(client, suite["id"]) == [(case["id"], 1), (other["id"], 2)]
+    assert await suite_members(suite["id"]) == [(case["id"], 1), (other["id"], 2)]
 
 
 async def test_add_the_same_case_to_two_suites_succeeds(
@@ -148,7 +158,7 @@ async def test_add_the_same_case_to_two_suites_succeeds(
 
 
 async def test_add_an_unknown_case_is_rejected(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, suite_members: SuiteMembers
 ) -> None:
     suite = await create_suite()
 
@@ -156,11 +166,14 @@ async def test_add_an_unknown_case_is_rejected(
 
     problem = assert_problem(response, 422, "test_case_not_found")
     assert problem["errors"][0]["loc"] == ["body", "test_case_id"]
-    assert await _members(client, suite["id"]) == []
+    assert await suite_members(suite["id"]) == []
 
 
 async def test_add_a_deleted_case_is_rejected(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite, case = await create_suite(), await create_case()
     assert (await client.delete(f"/api/v1/test-cases/{case['id']}")).status_code == 204
@@ -168,7 +181,7 @@ async def test_add_a_deleted_case_is_rejected(
     response = await _add(client, suite["id"], case["id"])
 
     assert_problem(response, 422, "test_case_not_found")
-    assert await _members(client, suite["id"]) == []
+    assert await suite_members(suite["id"]) == []
 
 
 async def test_add_to_a_suite_that_does_not_exist_is_not_found(
@@ -213,6 +226,7 @@ async def test_add_with_an_invalid_body_is_rejected_and_changes_nothing(
     client: httpx.AsyncClient,
     create_suite: Factory,
     create_case: Factory,
+    suite_members: SuiteMembers,
     extra: dict[str, Any],
     field: str,
 ) -> None:
@@ -224,7 +238,7 @@ async def test_add_with_an_invalid_body_is_rejected_and_changes_nothing(
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"][:2] == ["body", field]
-    assert await _members(client, suite["id"]) == []
+    assert await suite_members(suite["id"]) == []
 
 
 async def test_add_without_a_test_case_id_is_rejected(

@@ -9,20 +9,16 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def _link(client: httpx.AsyncClient, suite_id: int, case_id: int) -> None:
-    response = await client.post(f"/api/v1/suites/{suite_id}/cases", json={"test_case_id": case_id})
-    assert response.status_code == 201, response.text
+LinkCase = Callable[[int, int], Awaitable[None]]
 
 
 async def test_get_answers_the_case_place_in_the_suite(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, link_case: LinkCase
 ) -> None:
     suite = await create_suite()
     first, second = await create_case(), await create_case()
-    await _link(client, suite["id"], first["id"])
-    await _link(client, suite["id"], second["id"])
+    await link_case(suite["id"], first["id"])
+    await link_case(suite["id"], second["id"])
 
     response = await client.get(f"/api/v1/suites/{suite['id']}/cases/{second['id']}")
 
@@ -36,11 +32,11 @@ async def test_get_answers_the_case_place_in_the_suite(
 
 
 async def test_get_follows_the_position_after_an_insert_before_it(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, link_case: LinkCase
 ) -> None:
     suite = await create_suite()
     case, newcomer = await create_case(), await create_case()
-    await _link(client, suite["id"], case["id"])
+    await link_case(suite["id"], case["id"])
     inserted = await client.post(
         f"/api/v1/suites/{suite['id']}/cases", json={"test_case_id": newcomer["id"], "position": 1}
     )
@@ -52,11 +48,11 @@ async def test_get_follows_the_position_after_an_insert_before_it(
 
 
 async def test_get_a_case_that_is_not_in_the_suite_is_not_found(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, link_case: LinkCase
 ) -> None:
     suite, elsewhere = await create_suite(), await create_suite()
     case = await create_case()
-    await _link(client, elsewhere["id"], case["id"])
+    await link_case(elsewhere["id"], case["id"])
 
     response = await client.get(f"/api/v1/suites/{suite['id']}/cases/{case['id']}")
 
@@ -74,10 +70,10 @@ async def test_get_a_case_that_does_not_exist_is_not_found(
 
 
 async def test_get_a_soft_deleted_member_is_not_found(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, link_case: LinkCase
 ) -> None:
     suite, case = await create_suite(), await create_case()
-    await _link(client, suite["id"], case["id"])
+    await link_case(suite["id"], case["id"])
     assert (await client.delete(f"/api/v1/test-cases/{case['id']}")).status_code == 204
 
     response = await client.get(f"/api/v1/suites/{suite['id']}/cases/{case['id']}")
@@ -96,10 +92,10 @@ async def test_get_in_a_suite_that_does_not_exist_is_not_found(
 
 
 async def test_get_in_a_deleted_suite_is_not_found(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, link_case: LinkCase
 ) -> None:
     suite, case = await create_suite(), await create_case()
-    await _link(client, suite["id"], case["id"])
+    await link_case(suite["id"], case["id"])
     assert (await client.delete(f"/api/v1/suites/{suite['id']}")).status_code == 204
 
     response = await client.get(f"/api/v1/suites/{suite['id']}/cases/{case['id']}")

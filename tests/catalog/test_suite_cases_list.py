@@ -9,18 +9,7 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def _suite_with_cases(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, count: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    suite = await create_suite()
-    cases = [await create_case() for _ in range(count)]
-    response = await client.put(
-        f"/api/v1/suites/{suite['id']}/cases", json={"test_case_ids": [c["id"] for c in cases]}
-    )
-    assert response.status_code == 200, response.text
-    return suite, cases
+SuiteWithCases = Callable[[int], Awaitable[tuple[dict[str, Any], list[dict[str, Any]]]]]
 
 
 async def test_list_answers_the_linked_cases_ordered_by_position(
@@ -58,9 +47,9 @@ async def test_list_of_a_suite_without_cases_is_empty(
 
 
 async def test_list_paginates_by_position_with_a_cursor(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, cases = await _suite_with_cases(client, create_suite, create_case, 5)
+    suite, cases = await suite_with_cases(5)
 
     pages: list[list[int]] = []
     cursor: str | None = None
@@ -83,9 +72,9 @@ async def test_list_paginates_by_position_with_a_cursor(
 
 
 async def test_list_leaves_out_soft_deleted_cases(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, cases = await _suite_with_cases(client, create_suite, create_case, 3)
+    suite, cases = await suite_with_cases(3)
     assert (await client.delete(f"/api/v1/test-cases/{cases[1]['id']}")).status_code == 204
 
     response = await client.get(f"/api/v1/suites/{suite['id']}/cases")
@@ -97,9 +86,9 @@ async def test_list_leaves_out_soft_deleted_cases(
 
 
 async def test_list_shows_a_restored_case_again(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, cases = await _suite_with_cases(client, create_suite, create_case, 2)
+    suite, cases = await suite_with_cases(2)
     assert (await client.delete(f"/api/v1/test-cases/{cases[0]['id']}")).status_code == 204
     restored = await client.post(f"/api/v1/test-cases/{cases[0]['id']}/restore")
     assert restored.status_code == 200, restored.text
@@ -110,12 +99,9 @@ async def test_list_shows_a_restored_case_again(
 
 
 async def test_list_shows_the_current_name_of_a_renamed_case(
-    client: httpx.AsyncClient,
-    create_suite: Factory,
-    create_case: Factory,
-    unique: Callable[[str], str],
+    client: httpx.AsyncClient, unique: Callable[[str], str], suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (case,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (case,) = await suite_with_cases(1)
     new_name = unique("renamed case")
     patched = await client.patch(f"/api/v1/test-cases/{case['id']}", json={"name": new_name})
     assert patched.status_code == 200, patched.text

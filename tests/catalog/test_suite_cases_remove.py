@@ -9,18 +9,7 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def _suite_with_cases(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, count: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    suite = await create_suite()
-    cases = [await create_case() for _ in range(count)]
-    response = await client.put(
-        f"/api/v1/suites/{suite['id']}/cases", json={"test_case_ids": [c["id"] for c in cases]}
-    )
-    assert response.status_code == 200, response.text
-    return suite, cases
+SuiteWithCases = Callable[[int], Awaitable[tuple[dict[str, Any], list[dict[str, Any]]]]]
 
 
 async def _member_ids(client: httpx.AsyncClient, suite_id: int) -> list[int]:
@@ -30,9 +19,9 @@ async def _member_ids(client: httpx.AsyncClient, suite_id: int) -> list[int]:
 
 
 async def test_remove_answers_204_and_the_case_leaves_the_suite(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (a, b, c) = await _suite_with_cases(client, create_suite, create_case, 3)
+    suite, (a, b, c) = await suite_with_cases(3)
 
     response = await client.delete(f"/api/v1/suites/{suite['id']}/cases/{b['id']}")
 
@@ -48,9 +37,9 @@ async def test_remove_answers_204_and_the_case_leaves_the_suite(
 
 
 async def test_remove_keeps_the_test_case_itself(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (case,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (case,) = await suite_with_cases(1)
 
     response = await client.delete(f"/api/v1/suites/{suite['id']}/cases/{case['id']}")
 
@@ -61,9 +50,9 @@ async def test_remove_keeps_the_test_case_itself(
 
 
 async def test_remove_twice_is_not_found_the_second_time(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (case,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (case,) = await suite_with_cases(1)
     assert (
         await client.delete(f"/api/v1/suites/{suite['id']}/cases/{case['id']}")
     ).status_code == 204
@@ -74,9 +63,9 @@ async def test_remove_twice_is_not_found_the_second_time(
 
 
 async def test_remove_then_add_again_appends_the_case_at_the_end(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (a, b) = await _suite_with_cases(client, create_suite, create_case, 2)
+    suite, (a, b) = await suite_with_cases(2)
     assert (await client.delete(f"/api/v1/suites/{suite['id']}/cases/{a['id']}")).status_code == 204
 
     response = await client.post(
@@ -88,9 +77,9 @@ async def test_remove_then_add_again_appends_the_case_at_the_end(
 
 
 async def test_remove_a_case_that_is_not_in_the_suite_is_not_found(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_case: Factory, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (member,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (member,) = await suite_with_cases(1)
     stranger = await create_case()
 
     response = await client.delete(f"/api/v1/suites/{suite['id']}/cases/{stranger['id']}")
@@ -110,9 +99,9 @@ async def test_remove_from_a_suite_that_does_not_exist_is_not_found(
 
 
 async def test_remove_from_a_deleted_suite_is_not_found(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (case,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (case,) = await suite_with_cases(1)
     assert (await client.delete(f"/api/v1/suites/{suite['id']}")).status_code == 204
 
     response = await client.delete(f"/api/v1/suites/{suite['id']}/cases/{case['id']}")

@@ -9,30 +9,19 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
+SuiteMembers = Callable[[int], Awaitable[list[tuple[int, int]]]]
+SuiteWithCases = Callable[[int], Awaitable[tuple[dict[str, Any], list[dict[str, Any]]]]]
 
 
 async def _put(client: httpx.AsyncClient, suite_id: int, ids: list[Any]) -> httpx.Response:
     return await client.put(f"/api/v1/suites/{suite_id}/cases", json={"test_case_ids": ids})
 
 
-async def _members(client: httpx.AsyncClient, suite_id: int) -> list[tuple[int, int]]:
-    response = await client.get(f"/api/v1/suites/{suite_id}/cases", params={"limit": 500})
-    assert response.status_code == 200, response.text
-    return [(item["test_case_id"], item["position"]) for item in response.json()["items"]]
-
-
-async def _suite_with_cases(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, count: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    suite = await create_suite()
-    cases = [await create_case() for _ in range(count)]
-    response = await _put(client, suite["id"], [c["id"] for c in cases])
-    assert response.status_code == 200, response.text
-    return suite, cases
-
-
 async def test_put_sets_the_order_and_get_returns_it_at_positions_one_to_n(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
 ) -> None:
     suite = await create_suite()
     a, b, c = [await create_case() for _ in range(3)]
@@ -44,29 +33,29 @@ async def test_put_sets_the_order_and_get_returns_it_at_positions_one_to_n(
         {"suite_id": suite["id"], "test_case_id": case["id"], "position": p, "name": case["name"]}
         for case, p in ((c, 1), (a, 2), (b, 3))
     ]
-    assert await _members(client, suite["id"]) == [(c["id"], 1), (a["id"], 2), (b["id"], 3)]
+    assert await suite_members(suite["id"]) == [(c["id"], 1), (a["id"], 2), (b["id"], 3)]
 
 
 async def test_put_reorders_the_existing_members(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases, suite_members: SuiteMembers
 ) -> None:
-    suite, (a, b, c) = await _suite_with_cases(client, create_suite, create_case, 3)
+    suite, (a, b, c) = await suite_with_cases(3)
 
     response = await _put(client, suite["id"], [b["id"], c["id"], a["id"]])
 
     assert response.status_code == 200, response.text
-    assert await _members(client, suite["id"]) == [(b["id"], 1), (c["id"], 2), (a["id"], 3)]
+    assert await suite_members(suite["id"]) == [(b["id"], 1), (c["id"], 2), (a["id"], 3)]
 
 
 async def test_put_unlinks_the_cases_it_does_not_list(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases, suite_members: SuiteMembers
 ) -> None:
-    suite, (a, b, c) = await _suite_with_cases(client, create_suite, create_case, 3)
+    suite, (a, b, c) = await suite_with_cases(3)
 
     response = await _put(client, suite["id"], [c["id"], a["id"]])
 
     assert response.status_code == 200, response.text
-    assert await _members(client, suite["id"]) == [(c["id"], 1), (a["id"], 2)]
+    assert await suite_members(suite["id"]) == [(c["id"], 1), (a["id"], 2)]
     dropped = (await client.get(f"/api/v1/test-cases/{b['id']}")).json()
     assert suite["id"] not in [s["id"] for s in dropped["suites"]]
     assert_problem(
@@ -78,60 +67,66 @@ async def test_put_unlinks_the_cases_it_does_not_list(
 
 
 async def test_put_with_an_empty_list_unlinks_every_case(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases, suite_members: SuiteMembers
 ) -> None:
-    suite, _ = await _suite_with_cases(client, create_suite, create_case, 2)
+    suite, _ = await suite_with_cases(2)
 
     response = await _put(client, suite["id"], [])
 
     assert response.status_code == 200, response.text
     assert response.json() == []
-    assert await _members(client, suite["id"]) == []
+    assert await suite_members(suite["id"]) == []
 
 
 async def test_put_leaves_the_other_suites_of_a_case_alone(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    suite_with_cases: SuiteWithCases,
+    suite_members: SuiteMembers,
 ) -> None:
-    other, (case,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    other, (case,) = await suite_with_cases(1)
     suite = await create_suite()
 
     first = await _put(client, suite["id"], [case["id"]])
     second = await _put(client, suite["id"], [])
 
     assert (first.status_code, second.status_code) == (200, 200)
-    assert await _members(client, other["id"]) == [(case["id"], 1)]
+    assert await suite_members(other["id"]) == [(case["id"], 1)]
 
 
 async def test_put_with_a_case_listed_twice_is_rejected_at_its_index_and_changes_nothing(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases, suite_members: SuiteMembers
 ) -> None:
-    suite, (a, b) = await _suite_with_cases(client, create_suite, create_case, 2)
-    before = await _members(client, suite["id"])
+    suite, (a, b) = await suite_with_cases(2)
+    before = await suite_members(suite["id"])
 
     response = await _put(client, suite["id"], [b["id"], a["id"], b["id"]])
 
     problem = assert_problem(response, 422, "validation_error")
     assert [e["loc"] for e in problem["errors"]] == [["body", "test_case_ids", 2]]
-    assert await _members(client, suite["id"]) == before
+    assert await suite_members(suite["id"]) == before
 
 
 async def test_put_with_an_unknown_case_is_rejected_at_its_index_and_changes_nothing(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases, suite_members: SuiteMembers
 ) -> None:
-    suite, (a, b) = await _suite_with_cases(client, create_suite, create_case, 2)
-    before = await _members(client, suite["id"])
+    suite, (a, b) = await suite_with_cases(2)
+    before = await suite_members(suite["id"])
 
     response = await _put(client, suite["id"], [b["id"], 2_147_483_647])
 
     problem = assert_problem(response, 422, "test_case_not_found")
     assert [e["loc"] for e in problem["errors"]] == [["body", "test_case_ids", 1]]
-    assert await _members(client, suite["id"]) == before
+    assert await suite_members(suite["id"]) == before
 
 
 async def test_put_with_a_deleted_case_is_rejected_at_its_index(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_case: Factory,
+    suite_with_cases: SuiteWithCases,
+    suite_members: SuiteMembers,
 ) -> None:
-    suite, (a,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (a,) = await suite_with_cases(1)
     deleted = await create_case()
     assert (await client.delete(f"/api/v1/test-cases/{deleted['id']}")).status_code == 204
 
@@ -139,7 +134,7 @@ async def test_put_with_a_deleted_case_is_rejected_at_its_index(
 
     problem = assert_problem(response, 422, "test_case_not_found")
     assert [e["loc"] for e in problem["errors"]] == [["body", "test_case_ids", 0]]
-    assert await _members(client, suite["id"]) == [(a["id"], 1)]
+    assert await suite_members(suite["id"]) == [(a["id"], 1)]
 
 
 async def test_put_to_a_suite_that_does_not_exist_is_not_found(
@@ -181,25 +176,25 @@ async def test_put_to_a_deleted_suite_is_not_found(
 )
 async def test_put_with_an_invalid_body_is_rejected_and_changes_nothing(
     client: httpx.AsyncClient,
-    create_suite: Factory,
-    create_case: Factory,
+    suite_with_cases: SuiteWithCases,
+    suite_members: SuiteMembers,
     body: dict[str, Any],
     loc: list[Any],
 ) -> None:
-    suite, _ = await _suite_with_cases(client, create_suite, create_case, 1)
-    before = await _members(client, suite["id"])
+    suite, _ = await suite_with_cases(1)
+    before = await suite_members(suite["id"])
 
     response = await client.put(f"/api/v1/suites/{suite['id']}/cases", json=body)
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"] == loc
-    assert await _members(client, suite["id"]) == before
+    assert await suite_members(suite["id"]) == before
 
 
 async def test_put_with_a_bare_list_instead_of_an_object_is_rejected(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, suite_with_cases: SuiteWithCases
 ) -> None:
-    suite, (case,) = await _suite_with_cases(client, create_suite, create_case, 1)
+    suite, (case,) = await suite_with_cases(1)
 
     response = await client.put(f"/api/v1/suites/{suite['id']}/cases", json=[case["id"]])
 

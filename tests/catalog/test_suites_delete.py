@@ -9,18 +9,8 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def _link(client: httpx.AsyncClient, suite_id: int, case_id: int) -> None:
-    response = await client.post(f"/api/v1/suites/{suite_id}/cases", json={"test_case_id": case_id})
-    assert response.status_code == 201, response.text
-
-
-async def _get(client: httpx.AsyncClient, suite_id: int) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/suites/{suite_id}")
-    assert response.status_code == 200, response.text
-    suite: dict[str, Any] = response.json()
-    return suite
+LinkCase = Callable[[int, int], Awaitable[None]]
+ReadSuite = Callable[[int], Awaitable[dict[str, Any]]]
 
 
 async def test_delete_answers_204_and_the_suite_is_gone(
@@ -55,7 +45,10 @@ async def test_delete_a_suite_that_does_not_exist_is_not_found(client: httpx.Asy
 
 
 async def test_delete_makes_the_children_root_suites(
-    client: httpx.AsyncClient, create_suite: Factory, unique: Callable[[str], str]
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    unique: Callable[[str], str],
+    read_suite: ReadSuite,
 ) -> None:
     token = unique("family")
     parent = await create_suite(name=f"{token} parent")
@@ -67,7 +60,7 @@ async def test_delete_makes_the_children_root_suites(
 
     assert response.status_code == 204, response.text
     for child in children:
-        assert (await _get(client, child["id"]))["parent_id"] is None
+        assert (await read_suite(child["id"]))["parent_id"] is None
     roots = await client.get("/api/v1/suites", params={"root": "true", "q": token})
     assert [s["id"] for s in roots.json()["items"]] == [c["id"] for c in children]
     under_deleted = await client.get("/api/v1/suites", params={"parent_id": parent["id"]})
@@ -75,7 +68,7 @@ async def test_delete_makes_the_children_root_suites(
 
 
 async def test_delete_keeps_the_grandchildren_under_their_own_parent(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     top = await create_suite()
     child = await create_suite(parent_id=top["id"])
@@ -84,18 +77,18 @@ async def test_delete_keeps_the_grandchildren_under_their_own_parent(
     response = await client.delete(f"/api/v1/suites/{top['id']}")
 
     assert response.status_code == 204, response.text
-    assert (await _get(client, grandchild["id"]))["parent_id"] == child["id"]
+    assert (await read_suite(grandchild["id"]))["parent_id"] == child["id"]
     tree = await client.get(f"/api/v1/suites/{child['id']}/tree")
     assert [c["id"] for c in tree.json()["children"]] == [grandchild["id"]]
 
 
 async def test_delete_removes_the_case_links_of_the_suite(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory, link_case: LinkCase
 ) -> None:
     suite, other = await create_suite(), await create_suite()
     case = await create_case()
-    await _link(client, suite["id"], case["id"])
-    await _link(client, other["id"], case["id"])
+    await link_case(suite["id"], case["id"])
+    await link_case(other["id"], case["id"])
 
     response = await client.delete(f"/api/v1/suites/{suite['id']}")
 
@@ -109,28 +102,32 @@ async def test_delete_removes_the_case_links_of_the_suite(
 
 
 async def test_delete_when_a_child_name_clashes_with_a_root_suite_is_a_conflict(
-    client: httpx.AsyncClient, create_suite: Factory, create_case: Factory
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    link_case: LinkCase,
+    read_suite: ReadSuite,
 ) -> None:
     parent = await create_suite()
     root_twin = await create_suite()
     child = await create_suite(name=root_twin["name"], parent_id=parent["id"])
     case = await create_case()
-    await _link(client, parent["id"], case["id"])
-    parent = await _get(client, parent["id"])
+    await link_case(parent["id"], case["id"])
+    parent = await read_suite(parent["id"])
 
     response = await client.delete(f"/api/v1/suites/{parent['id']}")
 
     problem = assert_problem(response, 409, "suite_name_conflict")
     assert root_twin["name"] in problem["detail"]
-    assert await _get(client, parent["id"]) == parent
-    assert await _get(client, child["id"]) == child
-    assert await _get(client, root_twin["id"]) == root_twin
+    assert await read_suite(parent["id"]) == parent
+    assert await read_suite(child["id"]) == child
+    assert await read_suite(root_twin["id"]) == root_twin
     members = await client.get(f"/api/v1/suites/{parent['id']}/cases")
     assert [m["test_case_id"] for m in members.json()["items"]] == [case["id"]]
 
 
 async def test_delete_a_root_suite_with_a_child_of_the_same_name_succeeds(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     parent = await create_suite()
     child = await create_suite(name=parent["name"], parent_id=parent["id"])
@@ -138,7 +135,7 @@ async def test_delete_a_root_suite_with_a_child_of_the_same_name_succeeds(
     response = await client.delete(f"/api/v1/suites/{parent['id']}")
 
     assert response.status_code == 204, response.text
-    assert (await _get(client, child["id"]))["parent_id"] is None
+    assert (await read_suite(child["id"]))["parent_id"] is None
 
 
 async def test_delete_with_the_current_if_match_succeeds(
@@ -152,7 +149,7 @@ async def test_delete_with_the_current_if_match_succeeds(
 
 
 async def test_delete_with_a_stale_if_match_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     parent = await create_suite()
     child = await create_suite(parent_id=parent["id"])
@@ -162,8 +159,8 @@ async def test_delete_with_a_stale_if_match_is_refused_and_changes_nothing(
     response = await client.delete(f"/api/v1/suites/{parent['id']}", headers={"If-Match": '"1"'})
 
     assert_problem(response, 412, "precondition_failed")
-    assert await _get(client, parent["id"]) == patched.json()
-    assert (await _get(client, child["id"]))["parent_id"] == parent["id"]
+    assert await read_suite(parent["id"]) == patched.json()
+    assert (await read_suite(child["id"]))["parent_id"] == parent["id"]
 
 
 @pytest.mark.parametrize("suite_id", ["0", "abc", str(2**31)])

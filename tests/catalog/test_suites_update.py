@@ -9,17 +9,14 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def _get(client: httpx.AsyncClient, suite_id: int) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/suites/{suite_id}")
-    assert response.status_code == 200, response.text
-    suite: dict[str, Any] = response.json()
-    return suite
+ReadSuite = Callable[[int], Awaitable[dict[str, Any]]]
 
 
 async def test_patch_renames_the_suite_and_bumps_the_version(
-    client: httpx.AsyncClient, create_suite: Factory, unique: Callable[[str], str]
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    unique: Callable[[str], str],
+    read_suite: ReadSuite,
 ) -> None:
     suite = await create_suite(description="kept")
     new_name = unique("renamed")
@@ -33,7 +30,7 @@ async def test_patch_renames_the_suite_and_bumps_the_version(
     assert body["version"] == 2
     assert response.headers["etag"] == '"2"'
     assert body["updated_at"] >= suite["updated_at"]
-    assert await _get(client, suite["id"]) == body
+    assert await read_suite(suite["id"]) == body
 
 
 async def test_patch_sets_and_clears_the_description(
@@ -97,7 +94,7 @@ async def test_patch_without_parent_id_leaves_the_parent_alone(
 
 
 async def test_patch_moving_a_suite_under_its_own_descendant_is_a_cycle(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     top = await create_suite()
     child = await create_suite(parent_id=top["id"])
@@ -109,13 +106,16 @@ async def test_patch_moving_a_suite_under_its_own_descendant_is_a_cycle(
         )
         assert_problem(response, 409, "suite_cycle")
 
-    assert await _get(client, top["id"]) == top
-    assert (await _get(client, child["id"]))["parent_id"] == top["id"]
-    assert (await _get(client, grandchild["id"]))["parent_id"] == child["id"]
+    assert await read_suite(top["id"]) == top
+    assert (await read_suite(child["id"]))["parent_id"] == top["id"]
+    assert (await read_suite(grandchild["id"]))["parent_id"] == child["id"]
 
 
 async def test_patch_moving_a_suite_under_itself_is_a_cycle(
-    client: httpx.AsyncClient, create_suite: Factory, unique: Callable[[str], str]
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    unique: Callable[[str], str],
+    read_suite: ReadSuite,
 ) -> None:
     suite = await create_suite()
 
@@ -125,7 +125,7 @@ async def test_patch_moving_a_suite_under_itself_is_a_cycle(
     )
 
     assert_problem(response, 409, "suite_cycle")
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 async def test_patch_with_the_current_if_match_succeeds(
@@ -142,7 +142,10 @@ async def test_patch_with_the_current_if_match_succeeds(
 
 
 async def test_patch_with_a_stale_if_match_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient, create_suite: Factory, unique: Callable[[str], str]
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    unique: Callable[[str], str],
+    read_suite: ReadSuite,
 ) -> None:
     suite = await create_suite()
     first = await client.patch(
@@ -158,11 +161,11 @@ async def test_patch_with_a_stale_if_match_is_refused_and_changes_nothing(
     )
 
     assert_problem(response, 412, "precondition_failed")
-    assert await _get(client, suite["id"]) == current
+    assert await read_suite(suite["id"]) == current
 
 
 async def test_patch_renaming_to_a_sibling_name_is_a_conflict(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     parent = await create_suite()
     sibling = await create_suite(parent_id=parent["id"])
@@ -171,22 +174,25 @@ async def test_patch_renaming_to_a_sibling_name_is_a_conflict(
     response = await client.patch(f"/api/v1/suites/{suite['id']}", json={"name": sibling["name"]})
 
     assert_problem(response, 409, "suite_name_conflict")
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 async def test_patch_renaming_a_root_suite_to_another_root_name_is_a_conflict(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     other, suite = await create_suite(), await create_suite()
 
     response = await client.patch(f"/api/v1/suites/{suite['id']}", json={"name": other["name"]})
 
     assert_problem(response, 409, "suite_name_conflict")
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 async def test_patch_moving_next_to_a_suite_with_the_same_name_is_a_conflict(
-    client: httpx.AsyncClient, create_suite: Factory, unique: Callable[[str], str]
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    unique: Callable[[str], str],
+    read_suite: ReadSuite,
 ) -> None:
     name = unique("twin")
     first_parent, second_parent = await create_suite(), await create_suite()
@@ -201,7 +207,7 @@ async def test_patch_moving_next_to_a_suite_with_the_same_name_is_a_conflict(
 
     assert_problem(into_parent, 409, "suite_name_conflict")
     assert_problem(to_root, 409, "suite_name_conflict")
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 async def test_patch_renaming_to_a_name_used_under_another_parent_succeeds(
@@ -239,7 +245,7 @@ async def test_patch_keeping_its_own_name_is_not_a_conflict(
 
 
 async def test_patch_moving_under_an_unknown_parent_is_rejected(
-    client: httpx.AsyncClient, create_suite: Factory
+    client: httpx.AsyncClient, create_suite: Factory, read_suite: ReadSuite
 ) -> None:
     suite = await create_suite()
 
@@ -247,7 +253,7 @@ async def test_patch_moving_under_an_unknown_parent_is_rejected(
 
     problem = assert_problem(response, 422, "parent_suite_not_found")
     assert problem["errors"][0]["loc"] == ["body", "parent_id"]
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 async def test_patch_moving_under_a_deleted_parent_is_rejected(
@@ -298,7 +304,11 @@ async def test_patch_a_deleted_suite_is_not_found(
     ],
 )
 async def test_patch_with_an_invalid_body_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, create_suite: Factory, body: dict[str, Any], field: str | None
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    read_suite: ReadSuite,
+    body: dict[str, Any],
+    field: str | None,
 ) -> None:
     suite = await create_suite()
 
@@ -307,7 +317,7 @@ async def test_patch_with_an_invalid_body_is_rejected_and_changes_nothing(
     problem = assert_problem(response, 422, "validation_error")
     if field is not None:
         assert problem["errors"][0]["loc"][:2] == ["body", field]
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 @pytest.mark.parametrize(
@@ -315,7 +325,11 @@ async def test_patch_with_an_invalid_body_is_rejected_and_changes_nothing(
     [(b"{oops", "application/json"), (b"name=x", "text/plain"), (b"[1, 2]", "application/json")],
 )
 async def test_patch_with_a_body_that_is_not_a_json_object_is_rejected(
-    client: httpx.AsyncClient, create_suite: Factory, content: bytes, content_type: str
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    read_suite: ReadSuite,
+    content: bytes,
+    content_type: str,
 ) -> None:
     suite = await create_suite()
 
@@ -324,7 +338,7 @@ async def test_patch_with_a_body_that_is_not_a_json_object_is_rejected(
     )
 
     assert_problem(response, 422, "validation_error")
-    assert await _get(client, suite["id"]) == suite
+    assert await read_suite(suite["id"]) == suite
 
 
 @pytest.mark.parametrize("suite_id", ["0", "abc", str(2**31)])

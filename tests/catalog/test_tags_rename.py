@@ -9,17 +9,11 @@ import pytest
 from testops_kit.testing import assert_problem
 
 Factory = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def _get(client: httpx.AsyncClient, tag_id: int) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/tags/{tag_id}")
-    assert response.status_code == 200, response.text
-    tag: dict[str, Any] = response.json()
-    return tag
+ReadTag = Callable[[int], Awaitable[dict[str, Any]]]
 
 
 async def test_rename_answers_the_tag_with_its_new_name(
-    client: httpx.AsyncClient, create_tag: Factory, unique: Callable[[str], str]
+    client: httpx.AsyncClient, create_tag: Factory, unique: Callable[[str], str], read_tag: ReadTag
 ) -> None:
     tag = await create_tag()
     new_name = unique("renamed")
@@ -28,7 +22,7 @@ async def test_rename_answers_the_tag_with_its_new_name(
 
     assert response.status_code == 200, response.text
     assert response.json() == {"id": tag["id"], "name": new_name, "case_count": 0}
-    assert await _get(client, tag["id"]) == response.json()
+    assert await read_tag(tag["id"]) == response.json()
 
 
 async def test_rename_shows_the_new_name_on_the_cases_that_carry_the_tag(
@@ -63,15 +57,15 @@ async def test_rename_frees_the_old_name(
 
 
 async def test_rename_to_a_taken_name_is_a_conflict_and_changes_nothing(
-    client: httpx.AsyncClient, create_tag: Factory
+    client: httpx.AsyncClient, create_tag: Factory, read_tag: ReadTag
 ) -> None:
     taken, tag = await create_tag(), await create_tag()
 
     response = await client.patch(f"/api/v1/tags/{tag['id']}", json={"name": taken["name"]})
 
     assert_problem(response, 409, "tag_name_conflict")
-    assert await _get(client, tag["id"]) == tag
-    assert await _get(client, taken["id"]) == taken
+    assert await read_tag(tag["id"]) == tag
+    assert await read_tag(taken["id"]) == taken
 
 
 async def test_rename_to_its_own_name_succeeds(
@@ -118,7 +112,11 @@ async def test_rename_a_deleted_tag_is_not_found(
     ],
 )
 async def test_rename_with_an_invalid_body_is_rejected_and_changes_nothing(
-    client: httpx.AsyncClient, create_tag: Factory, body: dict[str, Any], loc: list[str]
+    client: httpx.AsyncClient,
+    create_tag: Factory,
+    read_tag: ReadTag,
+    body: dict[str, Any],
+    loc: list[str],
 ) -> None:
     tag = await create_tag()
 
@@ -126,14 +124,18 @@ async def test_rename_with_an_invalid_body_is_rejected_and_changes_nothing(
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"] == loc
-    assert await _get(client, tag["id"]) == tag
+    assert await read_tag(tag["id"]) == tag
 
 
 @pytest.mark.parametrize(
     ("content", "content_type"), [(b"{x", "application/json"), (b"new", "text/plain")]
 )
 async def test_rename_with_a_body_that_is_not_json_is_rejected(
-    client: httpx.AsyncClient, create_tag: Factory, content: bytes, content_type: str
+    client: httpx.AsyncClient,
+    create_tag: Factory,
+    read_tag: ReadTag,
+    content: bytes,
+    content_type: str,
 ) -> None:
     tag = await create_tag()
 
@@ -142,7 +144,7 @@ async def test_rename_with_a_body_that_is_not_json_is_rejected(
     )
 
     assert_problem(response, 422, "validation_error")
-    assert await _get(client, tag["id"]) == tag
+    assert await read_tag(tag["id"]) == tag
 
 
 @pytest.mark.parametrize("tag_id", ["0", "abc", str(2**31)])
