@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from testops_kit.errors import DatabaseUnavailable
+from testops_kit.errors import DatabaseUnavailable, is_sqlite_lock
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -186,7 +186,7 @@ class Database:
         try:
             await session.connection(execution_options=options)
         except OperationalError as exc:
-            if "locked" in str(exc.orig):
+            if is_sqlite_lock(exc):
                 raise  # rendered as 503 database_busy
             raise DatabaseUnavailable("The database cannot be reached; try again shortly.") from exc
         except (OSError, DBAPIError) as exc:

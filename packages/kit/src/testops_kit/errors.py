@@ -216,14 +216,15 @@ def _render_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _is_sqlite_lock(exc: OperationalError) -> bool:
+def is_sqlite_lock(exc: OperationalError) -> bool:
+    """Whether ``exc`` is SQLite giving up on a lock after its busy timeout."""
     return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)
 
 
 def _render_operational_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OperationalError)
     error: ServiceUnavailable
-    if _is_sqlite_lock(exc):
+    if is_sqlite_lock(exc):
         log.warning("database_busy")
         error = DatabaseBusy("The database is busy; try again shortly.")
     else:

@@ -199,9 +199,7 @@ async def suite_tree(*, session: AsyncSession, suite_id: int) -> SuiteTree:
     rows = await SuiteRepository(session).subtree(suite_id)
     if not rows:
         raise SuiteNotFound(f"Suite {suite_id} does not exist.")
-    nodes = {
-        suite.id: SuiteTree(**_out(suite, count).model_dump(), children=[]) for suite, count in rows
-    }
+    nodes = {suite.id: SuiteTree(**dict(_out(suite, count)), children=[]) for suite, count in rows}
     for suite, _ in rows:  # rows come by name, so children are appended by name
         if suite.id != suite_id and suite.parent_id in nodes:
             nodes[suite.parent_id].children.append(nodes[suite.id])
