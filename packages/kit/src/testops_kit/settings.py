@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["json", "console"]
@@ -77,3 +77,32 @@ class DatabaseSettings(ServiceSettings):
             return normalize_database_url(self.database_url)
         path = (self.data_dir / f"{self.service_name}.db").resolve()
         return f"sqlite+aiosqlite:///{path}"
+
+
+class StorageSettings(ServiceSettings):
+    """Settings of a process that keeps objects (attachments, reports) in object storage."""
+
+    storage_url: str | None = Field(
+        default=None,
+        description=(
+            "`file:///abs/path` or `s3://bucket/prefix`. Default: `file://<DATA_DIR>/blobs`."
+        ),
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint for MinIO and other S3-compatible stores."
+    )
+    s3_region: str | None = Field(default=None, description="S3 region.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key (never logged)."
+    )
+    s3_max_connections: int = Field(
+        default=20, ge=1, description="Connections kept open to S3 at most."
+    )
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """The storage URL, defaulting to a folder under ``DATA_DIR``."""
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{(self.data_dir / 'blobs').resolve()}"

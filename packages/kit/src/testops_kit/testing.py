@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
+import boto3
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -28,6 +33,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 TEST_POSTGRES_ENV = "TESTOPS_TEST_POSTGRES_URL"
+TEST_STORAGES_ENV = "TESTOPS_TEST_STORAGES"
+TEST_BUCKET = "testops-test"
 
 T = TypeVar("T")
 
@@ -52,7 +59,84 @@ async def _admin(url: str, statement: str) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     url = postgres_test_url()
     backend = make_url(url).render_as_string(hide_password=True) if url else "SQLite files"
-    return f"testops databases: {backend}"
+    return f"testops databases: {backend}; storages: {', '.join(test_storages())}"
+
+
+def test_storages() -> list[str]:
+    """The storages storage-backed tests run on: ``file`` and ``s3`` unless narrowed by env."""
+    names = [n.strip() for n in os.environ.get(TEST_STORAGES_ENV, "file,s3").split(",")]
+    return [n for n in names if n in ("file", "s3")] or ["file"]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint on loopback (moto's server in a child process) with a test bucket."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(endpoint, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("moto's S3 server did not start")
+            time.sleep(0.1)  # a synchronous fixture waiting for a child process
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing-secret",
+        ).create_bucket(Bucket=TEST_BUCKET)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", params=test_storages())
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    """``file`` or ``s3``: tests that use it run once per storage."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def storage_settings_factory(
+    storage_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Callable[[str], dict[str, Any]]:
+    """Settings (as keyword arguments) of a new, empty storage namespace named after ``name``."""
+
+    def make(name: str) -> dict[str, Any]:
+        if storage_backend == "file":
+            folder = tmp_path_factory.mktemp(f"{name}-blobs")
+            return {"storage_url": f"file://{folder}"}
+        endpoint = request.getfixturevalue("s3_endpoint")
+        return {
+            "storage_url": f"s3://{TEST_BUCKET}/{name}-{uuid.uuid4().hex[:10]}",
+            "s3_endpoint_url": endpoint,
+            "s3_region": "us-east-1",
+            "s3_access_key_id": "testing",
+            "s3_secret_access_key": "testing-secret",
+        }
+
+    return make
 
 
 @pytest.fixture(scope="session")

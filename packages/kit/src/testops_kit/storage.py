@@ -1,0 +1,542 @@
+"""Object storage: one async interface over a local folder or an S3 bucket.
+
+The backend is chosen by ``STORAGE_URL``: ``file:///abs/path`` or ``s3://bucket/prefix``::
+
+    async with open_storage(settings) as storage:
+        await storage.put("blobs/ab/abcd…", chunks(), content_type="image/png")
+        obj = await storage.open("blobs/ab/abcd…", start=0, end=99)  # first 100 bytes
+        async for chunk in obj:
+            ...
+
+Keys are relative, ``/``-separated paths without ``..``. Bodies always stream: ``put`` consumes
+an async byte iterator (S3 switches to a multipart upload past one part), ``open`` yields chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import anyio
+
+from testops_kit.errors import NotFound, ServiceUnavailable
+from testops_kit.logging import get_logger
+from testops_kit.settings import StorageSettings
+
+CHUNK_SIZE = 1024 * 1024
+"""Bytes per chunk when reading objects and files."""
+
+MULTIPART_PART_SIZE = 8 * 1024 * 1024
+"""S3 part size: objects larger than this are sent as a multipart upload."""
+
+_KEY = re.compile(r"^(?!/)(?!.*//)[^\x00\\]+$")
+
+log = get_logger(__name__)
+
+
+class ObjectNotFound(NotFound):
+    code = "object_not_found"
+    title = "Object not found"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code = "storage_unavailable"
+    title = "Object storage unavailable"
+
+
+class InvalidStorageUrl(ValueError):
+    """``STORAGE_URL`` is neither ``file:///…`` nor ``s3://bucket[/prefix]``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    last_modified: datetime
+
+
+class ObjectStream:
+    """An object being read: its full ``size``, the byte span returned, and the chunks."""
+
+    def __init__(
+        self, *, size: int, start: int, end: int, chunks: AsyncIterator[bytes], close: Any = None
+    ) -> None:
+        self.size = size
+        self.start = start
+        self.end = end
+        self._chunks = chunks
+        self._close = close
+
+    @property
+    def content_length(self) -> int:
+        return self.end - self.start + 1 if self.size else 0
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        close, self._close = self._close, None
+        if close is not None:
+            await close()
+
+    async def read(self) -> bytes:
+        """The whole span in memory: for small objects only."""
+        return b"".join([chunk async for chunk in self])
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that are absolute, empty, or climb out with ``..``."""
+    if not _KEY.match(key) or any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+def _span(size: int, start: int | None, end: int | None) -> tuple[int, int]:
+    first = start or 0
+    last = size - 1 if end is None else min(end, size - 1)
+    return first, last
+
+
+class Storage(ABC):
+    """What every backend offers. Missing objects raise :class:`ObjectNotFound`."""
+
+    description: str
+
+    @abstractmethod
+    async def put(
+        self, key: str, data: AsyncIterable[bytes], *, content_type: str | None = None
+    ) -> int:
+        """Store the bytes of ``data`` under ``key`` (replacing it) and return their count."""
+
+    async def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> int:
+        """Store a local file's bytes under ``key``."""
+        return await self.put(key, read_file_chunks(path), content_type=content_type)
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> int:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put(key, one(), content_type=content_type)
+
+    @abstractmethod
+    async def open(
+        self, key: str, *, start: int | None = None, end: int | None = None
+    ) -> ObjectStream:
+        """Read ``key`` from byte ``start`` to byte ``end`` (inclusive; default: all of it)."""
+
+    @abstractmethod
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Size and modification time of ``key``, or None when it does not exist."""
+
+    async def exists(self, key: str) -> bool:
+        return await self.stat(key) is not None
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            await self.delete(key)
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, in key order."""
+
+    async def presigned_get_url(self, key: str, *, expires_s: int = 3600) -> str | None:
+        """A URL that reads ``key`` without credentials for a while; None where unsupported."""
+        return None
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Raise :class:`StorageUnavailable` when the storage cannot be used."""
+
+
+async def read_file_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    """The bytes of a local file, read off the event loop."""
+    async with await anyio.open_file(path, "rb") as file:
+        while chunk := await file.read(chunk_size):
+            yield chunk
+
+
+class LocalStorage(Storage):
+    """Objects as files under one folder. Writes land in a temp file first, then are renamed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._staging = self.root / ".staging"
+        self.description = f"file://{self.root}"
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    async def start(self) -> None:
+        await anyio.to_thread.run_sync(self._prepare)
+
+    def _prepare(self) -> None:
+        self._staging.mkdir(parents=True, exist_ok=True)
+        # Half-written files of a process that died; nothing refers to them.
+        for leftover in self._staging.iterdir():
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    async def put(
+        self, key: str, data: AsyncIterable[bytes], *, content_type: str | None = None
+    ) -> int:
+        target = self._path(key)
+        staging = self._staging / uuid.uuid4().hex
+        size = 0
+        try:
+            async with await anyio.open_file(staging, "wb") as file:
+                async for chunk in data:
+                    await file.write(chunk)
+                    size += len(chunk)
+            await anyio.to_thread.run_sync(_move_into_place, staging, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                staging.unlink()
+            raise
+        return size
+
+    async def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> int:
+        target = self._path(key)
+        staging = self._staging / uuid.uuid4().hex
+
+        def copy() -> int:
+            try:
+                shutil.copyfile(path, staging)
+                size = staging.stat().st_size
+                _move_into_place(staging, target)
+                return size
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    staging.unlink()
+                raise
+
+        return await anyio.to_thread.run_sync(copy)
+
+    async def open(
+        self, key: str, *, start: int | None = None, end: int | None = None
+    ) -> ObjectStream:
+        path = self._path(key)
+        try:
+            file = await anyio.open_file(path, "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(f"No object {key!r}.") from None
+        size = (await anyio.to_thread.run_sync(os.fstat, file.wrapped.fileno())).st_size
+        first, last = _span(size, start, end)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            await file.seek(first)
+            left = last - first + 1
+            while left > 0:
+                chunk = await file.read(min(CHUNK_SIZE, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                yield chunk
+
+        return ObjectStream(size=size, start=first, end=last, chunks=chunks(), close=file.aclose)
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            info = await anyio.to_thread.run_sync(self._path(key).stat)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return ObjectInfo(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
+
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        await anyio.to_thread.run_sync(_remove_with_empty_parents, path, self.root)
+
+    async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        infos = await anyio.to_thread.run_sync(self._walk, prefix)
+        for info in infos:
+            yield info
+
+    def _walk(self, prefix: str) -> builtins.list[ObjectInfo]:
+        found: builtins.list[ObjectInfo] = []
+        for folder, dirs, files in os.walk(self.root):
+            if Path(folder) == self.root:
+                dirs[:] = [d for d in dirs if d != self._staging.name]
+            for name in files:
+                path = Path(folder) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    info = path.stat()
+                    found.append(
+                        ObjectInfo(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
+                    )
+        found.sort(key=lambda info: info.key)
+        return found
+
+    async def check(self) -> None:
+        if not await anyio.to_thread.run_sync(os.access, self.root, os.W_OK):
+            raise StorageUnavailable(f"{self.description} is not writable.")
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+
+
+def _remove_with_empty_parents(path: Path, root: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+        path.unlink()
+    parent = path.parent
+    while parent != root:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+class S3Storage(Storage):
+    """Objects in an S3 bucket under an optional prefix, through aioboto3."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self._client = client
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.description = f"s3://{bucket}/{self.prefix}"
+
+    def _key(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    async def put(
+        self, key: str, data: AsyncIterable[bytes], *, content_type: str | None = None
+    ) -> int:
+        target = self._key(key)
+        extra = {"ContentType": content_type} if content_type else {}
+        buffer = bytearray()
+        size = 0
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        try:
+            async for chunk in data:
+                buffer += chunk
+                size += len(chunk)
+                while len(buffer) >= MULTIPART_PART_SIZE:
+                    if upload_id is None:
+                        created = await self._client.create_multipart_upload(
+                            Bucket=self.bucket, Key=target, **extra
+                        )
+                        upload_id = created["UploadId"]
+                    part = bytes(buffer[:MULTIPART_PART_SIZE])
+                    del buffer[:MULTIPART_PART_SIZE]
+                    parts.append(await self._upload_part(target, upload_id, len(parts) + 1, part))
+            if upload_id is None:
+                await self._client.put_object(
+                    Bucket=self.bucket, Key=target, Body=bytes(buffer), **extra
+                )
+                return size
+            if buffer or not parts:
+                parts.append(
+                    await self._upload_part(target, upload_id, len(parts) + 1, bytes(buffer))
+                )
+            await self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=target,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+            return size
+        except BaseException:
+            if upload_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(
+                        self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=target, UploadId=upload_id
+                        )
+                    )
+            raise
+
+    async def _upload_part(
+        self, key: str, upload_id: str, number: int, body: bytes
+    ) -> dict[str, Any]:
+        answer = await self._client.upload_part(
+            Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    async def open(
+        self, key: str, *, start: int | None = None, end: int | None = None
+    ) -> ObjectStream:
+        from botocore.exceptions import ClientError
+
+        info = await self.stat(key)
+        if info is None:
+            raise ObjectNotFound(f"No object {key!r}.")
+        first, last = _span(info.size, start, end)
+        if info.size == 0 or last < first:
+            return ObjectStream(size=info.size, start=first, end=last, chunks=_no_chunks())
+        try:
+            answer = await self._client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes={first}-{last}"
+            )
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise ObjectNotFound(f"No object {key!r}.") from None
+            raise
+        body = answer["Body"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for chunk in body.iter_chunks(CHUNK_SIZE):
+                yield chunk
+
+        async def close() -> None:
+            body.close()
+
+        return ObjectStream(size=info.size, start=first, end=last, chunks=chunks(), close=close)
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = await self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return ObjectInfo(key, int(answer["ContentLength"]), answer["LastModified"])
+
+    async def delete(self, key: str) -> None:
+        await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        batch: list[dict[str, str]] = []
+        for key in keys:
+            batch.append({"Key": self._key(key)})
+            if len(batch) == 1000:
+                await self._delete_batch(batch)
+                batch = []
+        if batch:
+            await self._delete_batch(batch)
+
+    async def _delete_batch(self, batch: list[dict[str, str]]) -> None:
+        answer = await self._client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+        )
+        if answer.get("Errors"):
+            raise StorageUnavailable(f"{len(answer['Errors'])} objects could not be deleted.")
+
+    async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                yield ObjectInfo(
+                    item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"]
+                )
+
+    async def presigned_get_url(self, key: str, *, expires_s: int = 3600) -> str | None:
+        url: str = await self._client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._key(key)},
+            ExpiresIn=expires_s,
+        )
+        return url
+
+    async def check(self) -> None:
+        try:
+            await self._client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise StorageUnavailable(f"{self.description} does not answer: {exc}") from None
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    empty: tuple[bytes, ...] = ()
+    for chunk in empty:
+        yield chunk
+
+
+def _is_missing(exc: Any) -> bool:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code")) in {"404", "NoSuchKey", "NotFound"}
+
+
+def parse_storage_url(url: str) -> tuple[str, str, str]:
+    """``("file", "/abs/path", "")`` or ``("s3", bucket, prefix)``."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise InvalidStorageUrl(f"{url!r}: a file URL needs an absolute path (file:///…)")
+        return "file", unquote(parts.path), ""
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise InvalidStorageUrl(f"{url!r}: an S3 URL names its bucket (s3://bucket/prefix)")
+        return "s3", parts.netloc, parts.path.strip("/")
+    raise InvalidStorageUrl(f"{url!r}: STORAGE_URL must start with file:/// or s3://")
+
+
+@asynccontextmanager
+async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
+    """The storage ``settings`` name, ready to use until the block ends."""
+    scheme, location, prefix = parse_storage_url(settings.resolved_storage_url)
+    if scheme == "file":
+        local = LocalStorage(Path(location))
+        await local.start()
+        log.info("storage_ready", storage=local.description)
+        yield local
+        return
+    import aioboto3
+    from botocore.config import Config
+
+    session = aioboto3.Session()
+    secret = settings.s3_secret_access_key
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            session.client(
+                "s3",
+                endpoint_url=settings.s3_endpoint_url,
+                region_name=settings.s3_region,
+                aws_access_key_id=settings.s3_access_key_id,
+                aws_secret_access_key=secret.get_secret_value() if secret else None,
+                config=Config(
+                    signature_version="s3v4",
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    max_pool_connections=settings.s3_max_connections,
+                    s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
+                ),
+            )
+        )
+        s3 = S3Storage(client, location, prefix)
+        log.info("storage_ready", storage=s3.description, endpoint=settings.s3_endpoint_url)
+        yield s3
+
+
+def storage_ready(storage: Storage) -> Any:
+    """A readiness check for ``/readyz``."""
+
+    async def check() -> None:
+        await storage.check()
+
+    return check
+
+
+def spool_dir(base: Path | None) -> Path:
+    """Where uploads are staged on disk: ``base`` or the system temp folder."""
+    folder = base if base is not None else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
