@@ -27,3 +27,18 @@ async def plan_each_statement_for_its_values(session: AsyncSession) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def upsert(
+    session: AsyncSession, entity: Any, *, index_elements: list[str], update: list[str]
+) -> Any:
+    """``INSERT … ON CONFLICT (index_elements) DO UPDATE SET col = excluded.col`` for ``update``.
+
+    On PostgreSQL the update also locks the existing row until the transaction ends.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(entity)
+    return statement.on_conflict_do_update(
+        index_elements=index_elements,
+        set_={column: statement.excluded[column] for column in update},
+    )

@@ -1,0 +1,1 @@
+"""TestOps results: Allure results ingest, runs, test results and attachments."""

@@ -1,0 +1,251 @@
+"""Routes of test results: a run's results, one result in full, a test's history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator
+
+from testops_kit.database import SessionDep
+from testops_kit.errors import NotFound, problem_responses
+from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.schemas import NO_NUL_PATTERN, IdPath, reject_nul
+from testops_results.models import Attachment, TestResult
+from testops_results.results import repository
+from testops_results.results.schemas import (
+    AttachmentRef,
+    Fixture,
+    HistoryItem,
+    ResultItem,
+    ResultOut,
+    Status,
+    StatusDetails,
+    Step,
+)
+from testops_results.runs import repository as runs
+from testops_results.runs.errors import RunNotFound
+
+router = APIRouter(tags=["results"])
+
+
+class ResultNotFound(NotFound):
+    code = "result_not_found"
+    title = "Result not found"
+
+
+def _label_filter(value: str) -> str:
+    reject_nul(value)
+    name, sep, label_value = value.partition(":")
+    if not sep or not name:
+        raise ValueError("must be name:value")
+    return value
+
+
+def _item(result: TestResult) -> dict[str, Any]:
+    return {
+        "id": result.id,
+        "uuid": result.uuid,
+        "history_id": result.history_id,
+        "test_case_id": result.test_case_id,
+        "name": result.name,
+        "full_name": result.full_name,
+        "status": result.status,
+        "message": result.message,
+        "duration_ms": result.duration_ms,
+        "is_retry": result.is_retry,
+        "flaky": result.flaky,
+    }
+
+
+@router.get(
+    "/runs/{run_id}/results",
+    summary="List a run's results",
+    responses=problem_responses(404, 422),
+)
+async def list_run_results(
+    run_id: IdPath,
+    session: SessionDep,
+    status: Annotated[list[Status], Query(description="Status; repeat for any of several.")] = [],  # noqa: B006
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=255, pattern=NO_NUL_PATTERN, description="Substring of name or full name."
+        ),
+    ] = None,
+    label: Annotated[
+        list[Annotated[str, AfterValidator(_label_filter)]],
+        Query(description="`name:value`; repeat to require all of them."),
+    ] = [],  # noqa: B006
+    include_retries: Annotated[bool, Query(description="Also list the retried attempts.")] = False,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ResultItem]:
+    if await runs.get(session, run_id) is None:
+        raise RunNotFound(f"No run {run_id}.")
+    results, next_cursor = await repository.list_results(
+        session,
+        run_id=run_id,
+        statuses=list(status),
+        q=q,
+        labels=[(name, value) for name, _, value in (item.partition(":") for item in label)],
+        include_retries=include_retries,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(
+        items=[ResultItem.model_validate(_item(result)) for result in results],
+        next_cursor=next_cursor,
+    )
+
+
+def _moment(ms: int | None) -> datetime | None:
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _sources(nodes: list[dict[str, Any]]) -> Iterator[str]:
+    for node in nodes:
+        for attachment in node.get("attachments", []):
+            if attachment.get("source"):
+                yield attachment["source"]
+        yield from _sources(node.get("steps", []))
+
+
+def _refs(items: list[dict[str, Any]], found: dict[str, Attachment]) -> list[AttachmentRef]:
+    refs = []
+    for item in items:
+        stored = found.get(item.get("source") or "")
+        refs.append(
+            AttachmentRef(
+                id=stored.id if stored else None,
+                name=item.get("name"),
+                source=item.get("source"),
+                content_type=item.get("content_type") or (stored.content_type if stored else None),
+                size=stored.size if stored else None,
+            )
+        )
+    return refs
+
+
+def _steps(steps: list[dict[str, Any]], found: dict[str, Attachment]) -> list[Step]:
+    return [
+        Step(
+            name=step["name"],
+            status=step["status"],
+            status_details=step["status_details"],
+            started_at=_moment(step.get("start")),
+            finished_at=_moment(step.get("stop")),
+            duration_ms=step.get("duration_ms"),
+            parameters=step.get("parameters", []),
+            steps=_steps(step.get("steps", []), found),
+            attachments=_refs(step.get("attachments", []), found),
+        )
+        for step in steps
+    ]
+
+
+def _fixtures(fixtures: list[dict[str, Any]], found: dict[str, Attachment]) -> list[Fixture]:
+    return [
+        Fixture(
+            name=fixture["name"],
+            status=fixture["status"],
+            status_details=fixture["status_details"],
+            started_at=_moment(fixture.get("start")),
+            finished_at=_moment(fixture.get("stop")),
+            duration_ms=fixture.get("duration_ms"),
+            steps=_steps(fixture.get("steps", []), found),
+            attachments=_refs(fixture.get("attachments", []), found),
+        )
+        for fixture in fixtures
+    ]
+
+
+@router.get(
+    "/results/{result_id}",
+    summary="Get a result with its steps, attachments and fixtures",
+    responses=problem_responses(404, 422),
+)
+async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
+    result = await repository.get(session, result_id)
+    if result is None:
+        raise ResultNotFound(f"No result {result_id}.")
+    details = result.details
+    containers = await repository.fixtures_of(session, result)
+    befores = [fixture for container in containers for fixture in container.befores]
+    afters = [fixture for container in containers for fixture in container.afters]
+    sources = [
+        *_sources(
+            [{"attachments": details.get("attachments", []), "steps": details.get("steps", [])}]
+        ),
+        *_sources(befores),
+        *_sources(afters),
+    ]
+    found = await repository.attachments_by_source(session, result.run_id, sources)
+    return ResultOut.model_validate(
+        {
+            **_item(result),
+            "run_id": result.run_id,
+            "started_at": _moment(result.start_ms),
+            "finished_at": _moment(result.stop_ms),
+            "status_details": StatusDetails(
+                message=result.message,
+                trace=result.trace,
+                flaky=result.flaky,
+                muted=result.muted,
+                known=result.known,
+            ),
+            "description": result.description,
+            "description_html": details.get("description_html"),
+            "labels": details.get("labels", []),
+            "parameters": details.get("parameters", []),
+            "links": details.get("links", []),
+            "steps": _steps(details.get("steps", []), found),
+            "attachments": _refs(details.get("attachments", []), found),
+            "befores": _fixtures(befores, found),
+            "afters": _fixtures(afters, found),
+        }
+    )
+
+
+HistoryId = Annotated[
+    str,
+    Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$", description="A history id."),
+]
+
+
+@router.get(
+    "/tests/{history_id}/history",
+    summary="A test's results across runs, newest first",
+    responses=problem_responses(422),
+)
+async def get_test_history(
+    history_id: HistoryId,
+    session: SessionDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[HistoryItem]:
+    """The counted result (never a retried attempt) of every non-deleted run that has the test."""
+    rows, next_cursor = await repository.history(
+        session, history_id=history_id, cursor=cursor, limit=limit
+    )
+    return Page(
+        items=[
+            HistoryItem.model_validate(
+                {
+                    **_item(result),
+                    "run_id": run.id,
+                    "run_name": run.name,
+                    "created_at": run.created_at,
+                }
+            )
+            for result, run in rows
+        ],
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,117 @@
+"""Every query of results: a run's results, one result with its fixtures, a test's history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from testops_kit.pagination import Keyset
+from testops_results.models import (
+    Attachment,
+    Container,
+    ContainerChild,
+    ResultLabel,
+    Run,
+    TestResult,
+)
+
+BY_ID = Keyset("results_id", TestResult.id)
+NEWEST_FIRST = Keyset("history_newest", TestResult.id, descending=True)
+
+
+def _like(q: str) -> str:
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_results(
+    session: AsyncSession,
+    *,
+    run_id: int,
+    statuses: list[str],
+    q: str | None,
+    labels: list[tuple[str, str]],
+    include_retries: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[TestResult], str | None]:
+    statement: Select[TestResult] = select(TestResult).where(TestResult.run_id == run_id)
+    if statuses:
+        statement = statement.where(TestResult.status.in_(statuses))
+    if not include_retries:
+        statement = statement.where(TestResult.is_retry.is_(False))
+    if q:
+        pattern = _like(q)
+        statement = statement.where(
+            or_(
+                func.lower(TestResult.name).like(pattern, escape="\\"),
+                func.lower(TestResult.full_name).like(pattern, escape="\\"),
+            )
+        )
+    for name, value in labels:
+        statement = statement.where(
+            exists().where(
+                ResultLabel.result_id == TestResult.id,
+                ResultLabel.name == name,
+                ResultLabel.value == value,
+            )
+        )
+    statement = BY_ID.paginate(statement, cursor=cursor, limit=limit)
+    rows = (await session.scalars(statement)).all()
+    return BY_ID.page(rows, limit=limit, key=lambda result: (result.id,))
+
+
+async def get(session: AsyncSession, result_id: int) -> TestResult | None:
+    """The result, when its run exists and is not deleted."""
+    return await session.scalar(
+        select(TestResult)
+        .join(Run, Run.id == TestResult.run_id)
+        .where(TestResult.id == result_id, Run.deleted_at.is_(None))
+    )
+
+
+async def fixtures_of(session: AsyncSession, result: TestResult) -> list[Container]:
+    """The containers whose children include ``result``, in the order they were uploaded."""
+    return list(
+        (
+            await session.scalars(
+                select(Container)
+                .join(ContainerChild, ContainerChild.container_id == Container.id)
+                .where(
+                    ContainerChild.run_id == result.run_id,
+                    ContainerChild.result_uuid == result.uuid,
+                )
+                .order_by(Container.id)
+            )
+        ).all()
+    )
+
+
+async def attachments_by_source(
+    session: AsyncSession, run_id: int, sources: Iterable[str]
+) -> dict[str, Attachment]:
+    wanted = sorted(set(sources))
+    found: dict[str, Attachment] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Attachment).where(
+                Attachment.run_id == run_id, Attachment.source.in_(wanted[start : start + 500])
+            )
+        )
+        found.update({row.source: row for row in rows})
+    return found
+
+
+async def history(
+    session: AsyncSession, *, history_id: str, cursor: str | None, limit: int
+) -> tuple[list[tuple[TestResult, Run]], str | None]:
+    statement: Select[TestResult, Run] = (
+        select(TestResult, Run)
+        .join(Run, and_(Run.id == TestResult.run_id, Run.deleted_at.is_(None)))
+        .where(TestResult.history_id == history_id, TestResult.is_retry.is_(False))
+    )
+    statement = NEWEST_FIRST.paginate(statement, cursor=cursor, limit=limit)
+    rows = list((await session.execute(statement)).tuples().all())
+    return NEWEST_FIRST.page(rows, limit=limit, key=lambda row: (row[0].id,))

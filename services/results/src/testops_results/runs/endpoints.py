@@ -1,0 +1,162 @@
+"""Routes of /runs: uploads, listing, soft delete and restore."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from testops_kit.database import SessionDep, utcnow
+from testops_kit.errors import problem_responses
+from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.schemas import NO_NUL_PATTERN, IdPath
+from testops_results.allure import Status
+from testops_results.runs import repository
+from testops_results.runs.errors import RunNotFound
+from testops_results.runs.repository import DeletedFilter
+from testops_results.runs.schemas import RunOut
+from testops_results.uploads.form import (
+    UPLOAD_BODY,
+    read_fields,
+    read_files,
+    shard_body,
+    upload_form,
+)
+from testops_results.uploads.service import Ingestor
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+async def _read_run(request: Request, run_id: int) -> RunOut:
+    async with request.app.state.database.session() as session:
+        run = await repository.get(session, run_id)
+        if run is None:
+            raise RunNotFound(f"No run {run_id}.")
+        return RunOut.of(run)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload allure-results as a new run",
+    responses=problem_responses(413, 422),
+    openapi_extra=UPLOAD_BODY,
+)
+async def create_run(request: Request, response: Response) -> RunOut:
+    """Multipart: `run_name` and `files` — allure-results files or one `.zip`/`.tar.gz`
+    archive of them. All or nothing: on any error nothing of the upload is kept. Files that are
+    not valid Allure JSON are skipped and named in `warnings`."""
+    ingestor: Ingestor = request.app.state.ingestor
+    async with upload_form(request, max_files=ingestor.settings.max_upload_files) as form:
+        fields = read_fields(form, require_run_name=True)
+        files = read_files(form)
+        assert fields.run_name is not None
+        now = utcnow()
+        run_id = await ingestor.ingest(
+            files,
+            new_run={
+                "name": fields.run_name,
+                "branch": fields.branch,
+                "commit": fields.commit,
+                "ci_url": fields.ci_url,
+                "execution_id": fields.execution_id,
+                "source": "execution" if fields.execution_id else "upload",
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    response.headers["Location"] = f"/api/v1/runs/{run_id}"
+    return await _read_run(request, run_id)
+
+
+@router.post(
+    "/{run_id}/files",
+    summary="Add a shard of allure-results to a run",
+    responses=problem_responses(404, 413, 422),
+    openapi_extra=shard_body(),
+)
+async def add_run_files(run_id: IdPath, request: Request) -> RunOut:
+    """The same files as `POST /runs`; the run's stats are recounted across all its shards
+    (a retry may arrive in a later shard than the attempt it replaces)."""
+    ingestor: Ingestor = request.app.state.ingestor
+    await _read_run(request, run_id)
+    async with upload_form(request, max_files=ingestor.settings.max_upload_files) as form:
+        read_fields(form, require_run_name=False)
+        await ingestor.ingest(read_files(form), run_id=run_id)
+    return await _read_run(request, run_id)
+
+
+@router.get("", summary="List runs, newest first", responses=problem_responses(422))
+async def list_runs(
+    session: SessionDep,
+    name: Annotated[
+        str | None, Query(max_length=255, pattern=NO_NUL_PATTERN, description="Exact run name.")
+    ] = None,
+    status: Annotated[
+        list[Status], Query(description="Run status; repeat for any of several.")
+    ] = [],  # noqa: B006 - FastAPI copies the default per request
+    branch: Annotated[
+        str | None, Query(max_length=255, pattern=NO_NUL_PATTERN, description="Exact branch.")
+    ] = None,
+    created_after: Annotated[
+        datetime | None, Query(description="Only runs created at or after this time.")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, Query(description="Only runs created before this time.")
+    ] = None,
+    deleted: Annotated[
+        DeletedFilter, Query(description="Soft-deleted runs: `exclude`, `only` or `include`.")
+    ] = "exclude",
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[RunOut]:
+    runs, next_cursor = await repository.list_runs(
+        session,
+        name=name,
+        status=status,
+        branch=branch,
+        created_after=created_after,
+        created_before=created_before,
+        deleted=deleted,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=[RunOut.of(run) for run in runs], next_cursor=next_cursor)
+
+
+@router.get("/{run_id}", summary="Get a run", responses=problem_responses(404, 422))
+async def get_run(run_id: IdPath, session: SessionDep) -> RunOut:
+    run = await repository.get(session, run_id)
+    if run is None:
+        raise RunNotFound(f"No run {run_id}.")
+    return RunOut.of(run)
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a run (soft)",
+    responses=problem_responses(404, 422),
+)
+async def delete_run(run_id: IdPath, session: SessionDep) -> Response:
+    """The run disappears from listings and history; `POST /runs/{id}/restore` brings it back."""
+    run = await repository.get(session, run_id)
+    if run is None:
+        raise RunNotFound(f"No run {run_id}.")
+    run.deleted_at = run.updated_at = utcnow()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{run_id}/restore", summary="Restore a deleted run", responses=problem_responses(404, 422)
+)
+async def restore_run(run_id: IdPath, session: SessionDep) -> RunOut:
+    """Restoring a run that is not deleted changes nothing."""
+    run = await repository.get(session, run_id, deleted=True)
+    if run is None:
+        raise RunNotFound(f"No run {run_id}.")
+    if run.deleted_at is not None:
+        run.deleted_at = None
+        run.updated_at = utcnow()
+    return RunOut.of(run)

@@ -1,0 +1,277 @@
+"""The one transaction that makes an upload visible: the run (or its new shard), its results,
+labels, containers and attachments, then Allure's retry flags and the run's stats."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from testops_kit.database import utcnow
+from testops_kit.dialects import upsert
+from testops_kit.errors import ServiceUnavailable
+from testops_results import allure
+from testops_results.models import (
+    LABEL_VALUE_MAX,
+    NAME_MAX,
+    Attachment,
+    Container,
+    ContainerChild,
+    ResultLabel,
+    Run,
+    RunUpload,
+    TestResult,
+    Upload,
+)
+from testops_results.runs.errors import RunNotFound
+from testops_results.uploads.staging import Staged
+
+BATCH = 1000
+
+
+class UploadAbandoned(ServiceUnavailable):
+    code = "upload_abandoned"
+    title = "Upload abandoned"
+
+
+async def land(
+    session: AsyncSession,
+    *,
+    upload_id: str,
+    object_key: str,
+    staged: Staged,
+    run_id: int | None,
+    new_run: dict[str, Any] | None,
+) -> int:
+    """Write ``staged`` as a new run (``new_run`` holds its fields) or a shard of ``run_id``."""
+    gone = await session.execute(delete(Upload).where(Upload.id == upload_id))
+    if gone.rowcount != 1:  # type: ignore[attr-defined]
+        raise UploadAbandoned("The upload took too long and was abandoned; send it again.")
+    if new_run is not None:
+        run = Run(**new_run, status="unknown")
+        session.add(run)
+        await session.flush()
+    else:
+        found = await session.scalar(
+            select(Run).where(Run.id == run_id, Run.deleted_at.is_(None)).with_for_update()
+        )
+        if found is None:
+            raise RunNotFound(f"No run {run_id}.")
+        run = found
+    await _insert_results(session, run.id, staged)
+    await _insert_containers(session, run.id, staged)
+    await _upsert_attachments(session, run.id, staged)
+    session.add(
+        RunUpload(run_id=run.id, upload_id=upload_id, object_key=object_key, files=staged.raw_files)
+    )
+    await _flag_retries(session, run.id, {r.row["history_id"] for r in staged.results})
+    await _merge_metadata(run, staged)
+    await refresh_stats(session, run)
+    await session.flush()
+    return run.id
+
+
+async def _insert_results(session: AsyncSession, run_id: int, staged: Staged) -> None:
+    # A uuid seen twice: the later file wins, as in Allure, also over an earlier shard.
+    latest = {result.uuid: result for result in staged.results}
+    results = list(latest.values())
+    uuids = list(latest)
+    for start in range(0, len(uuids), BATCH):
+        await session.execute(
+            delete(TestResult).where(
+                TestResult.run_id == run_id, TestResult.uuid.in_(uuids[start : start + BATCH])
+            )
+        )
+    for start in range(0, len(results), BATCH):
+        batch = results[start : start + BATCH]
+        ids = (
+            await session.scalars(
+                insert(TestResult).returning(TestResult.id, sort_by_parameter_order=True),
+                [{**result.row, "run_id": run_id} for result in batch],
+            )
+        ).all()
+        labels = [
+            {
+                "result_id": result_id,
+                "position": position,
+                "name": label["name"][:NAME_MAX],
+                "value": label["value"],
+            }
+            for result_id, result in zip(ids, batch, strict=True)
+            for position, label in enumerate(result.labels)
+            if len(label["value"]) <= LABEL_VALUE_MAX
+        ]
+        if labels:
+            await session.execute(insert(ResultLabel), labels)
+
+
+async def _insert_containers(session: AsyncSession, run_id: int, staged: Staged) -> None:
+    kept = [c for c in staged.containers if c.children and (c.befores or c.afters)]
+    for start in range(0, len(kept), BATCH):
+        batch = kept[start : start + BATCH]
+        ids = (
+            await session.scalars(
+                insert(Container).returning(Container.id, sort_by_parameter_order=True),
+                [
+                    {"run_id": run_id, "uuid": c.uuid, "befores": c.befores, "afters": c.afters}
+                    for c in batch
+                ],
+            )
+        ).all()
+        children = [
+            {"container_id": container_id, "result_uuid": child, "run_id": run_id}
+            for container_id, container in zip(ids, batch, strict=True)
+            for child in dict.fromkeys(container.children)
+        ]
+        if children:
+            await session.execute(insert(ContainerChild), children)
+
+
+def _references(staged: Staged) -> dict[str, allure.AttachmentRef]:
+    refs: dict[str, allure.AttachmentRef] = {}
+    for result in staged.results:
+        for ref in result.refs:
+            refs.setdefault(ref.source, ref)
+    for container in staged.containers:
+        for ref in container.refs:
+            refs.setdefault(ref.source, ref)
+    return refs
+
+
+async def _upsert_attachments(session: AsyncSession, run_id: int, staged: Staged) -> None:
+    refs = _references(staged)
+    rows = []
+    for source, attachment in staged.attachments.items():
+        ref = refs.get(source)
+        rows.append(
+            {
+                "run_id": run_id,
+                "source": source[:NAME_MAX],
+                "name": (ref.name if ref and ref.name else source),
+                "content_type": (
+                    ref.content_type
+                    if ref and ref.content_type
+                    else allure.guess_content_type(source)
+                )[:NAME_MAX],
+                "size": attachment.size,
+                "sha256": attachment.sha256,
+                "created_at": utcnow(),
+            }
+        )
+    statement = upsert(
+        session,
+        Attachment,
+        index_elements=["run_id", "source"],
+        update=["name", "content_type", "size", "sha256", "created_at"],
+    )
+    for start in range(0, len(rows), BATCH):
+        await session.execute(statement, rows[start : start + BATCH])
+
+
+def _winner_key(row: Any) -> tuple[bool, int, int]:
+    # The Allure 3 CLI's order: a result without a start counts as the latest; then the latest
+    # start; then the one read last.
+    return (row.start_ms is None, row.start_ms or 0, row.id)
+
+
+async def _flag_retries(session: AsyncSession, run_id: int, history_ids: set[str | None]) -> None:
+    wanted = sorted(h for h in history_ids if h is not None)
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(wanted), BATCH):
+        found = await session.execute(
+            select(
+                TestResult.id, TestResult.history_id, TestResult.start_ms, TestResult.is_retry
+            ).where(
+                TestResult.run_id == run_id,
+                TestResult.history_id.in_(wanted[start : start + BATCH]),
+            )
+        )
+        for row in found:
+            groups[row.history_id].append(row)
+    now_retry: list[int] = []
+    now_counted: list[int] = []
+    for rows in groups.values():
+        winner = max(rows, key=_winner_key)
+        for row in rows:
+            should_retry = row.id != winner.id
+            if should_retry != row.is_retry:
+                (now_retry if should_retry else now_counted).append(row.id)
+    for ids, flag in ((now_retry, True), (now_counted, False)):
+        for start in range(0, len(ids), BATCH):
+            await session.execute(
+                update(TestResult)
+                .where(TestResult.id.in_(ids[start : start + BATCH]))
+                .values(is_retry=flag)
+                .execution_options(synchronize_session=False)
+            )
+
+
+async def _merge_metadata(run: Run, staged: Staged) -> None:
+    if staged.environment:
+        run.environment = {**(run.environment or {}), **staged.environment}
+    if staged.executor is not None:
+        run.executor = staged.executor
+    if staged.categories is not None:
+        run.categories = staged.categories
+    if staged.warnings:
+        run.warnings = [*(run.warnings or []), *staged.warnings]
+    run.updated_at = utcnow()
+
+
+def _from_ms(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+async def refresh_stats(session: AsyncSession, run: Run) -> None:
+    """Recount the run's tests from its results, as the Allure 3 CLI's summary counts them."""
+    counted = TestResult.run_id == run.id
+    by_status = dict(
+        (
+            await session.execute(
+                select(TestResult.status, func.count())
+                .where(counted, TestResult.is_retry.is_(False))
+                .group_by(TestResult.status)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    attempts, retried = (
+        await session.execute(
+            select(func.count(), func.count(TestResult.history_id.distinct())).where(
+                counted, TestResult.is_retry.is_(True)
+            )
+        )
+    ).one()
+    first, last = (
+        await session.execute(
+            select(func.min(TestResult.start_ms), func.max(TestResult.stop_ms)).where(
+                counted,
+                TestResult.is_retry.is_(False),
+                TestResult.start_ms.is_not(None),
+                TestResult.stop_ms.is_not(None),
+            )
+        )
+    ).one()
+    for status in allure.STATUSES:
+        setattr(run, status, int(by_status.get(status, 0)))
+    run.total = sum(int(count) for count in by_status.values())
+    run.retry_attempts = int(attempts)
+    run.retries = int(retried)
+    run.status = allure.worst_status(status for status, count in by_status.items() if count)
+    run.started_at = _from_ms(first)
+    run.finished_at = _from_ms(last)
+    run.duration_ms = max(0, last - first) if first is not None and last is not None else None
+
+
+def sources_of(staged: Staged) -> Sequence[str]:
+    return list(staged.attachments)
