@@ -7,7 +7,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS ?= never
 PYTEST_ARGS ?=
 
-.PHONY: help uv install run run-catalog test test-sqlite test-postgres lint fmt migrate bench clean
+.PHONY: help uv install run test test-sqlite test-postgres lint fmt migrate bench bench-ingest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,8 +23,11 @@ uv: ## Install uv when it is missing (from PyPI)
 install: uv ## Install the locked dependencies into .venv
 	$(UV) sync --locked
 
-run: install ## Start TestOps (the catalog on http://127.0.0.1:8001)
-	$(UV) run testops-catalog
+run: install ## Start TestOps: catalog on http://127.0.0.1:8001, results on :8002 (Ctrl-C stops both)
+	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
+	$(UV) run testops-catalog 2>&1 | sed -u 's/^/catalog | /' & \
+	$(UV) run testops-results 2>&1 | sed -u 's/^/results | /' & \
+	wait
 
 test: install ## Run the test suite on SQLite, and on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
 	$(MAKE) --no-print-directory test-sqlite
@@ -49,9 +52,14 @@ fmt: install ## Format and fix what ruff can
 
 migrate: install ## Apply migrations to the configured databases
 	$(UV) run testops-catalog migrate
+	$(UV) run testops-results migrate
 
 bench: install ## Run the benchmarks on PostgreSQL (TESTOPS_BENCH_POSTGRES_URL, default: local server)
 	$(UV) run python bench/catalog_list.py
+	$(UV) run python bench/ingest.py
+
+bench-ingest: install ## Only the ingest benchmark (BENCH_ARGS=... for its options)
+	$(UV) run python bench/ingest.py $(BENCH_ARGS)
 
 clean: ## Remove the embedded data folder and caches
 	rm -rf .testops .pytest_cache .mypy_cache .ruff_cache

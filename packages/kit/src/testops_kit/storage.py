@@ -28,6 +28,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -35,6 +36,7 @@ import anyio
 
 from testops_kit.errors import NotFound, ServiceUnavailable
 from testops_kit.logging import get_logger
+from testops_kit.processes import pid_alive
 from testops_kit.settings import StorageSettings
 
 CHUNK_SIZE = 1024 * 1024
@@ -196,16 +198,21 @@ class LocalStorage(Storage):
 
     def _prepare(self) -> None:
         self._staging.mkdir(parents=True, exist_ok=True)
-        # Half-written files of a process that died; nothing refers to them.
+        # Half-written files of processes that died; several processes may share the folder.
         for leftover in self._staging.iterdir():
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+            pid = leftover.name.partition("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+    def _staging_file(self) -> Path:
+        return self._staging / f"{os.getpid()}-{uuid.uuid4().hex}"
 
     async def put(
         self, key: str, data: AsyncIterable[bytes], *, content_type: str | None = None
     ) -> int:
         target = self._path(key)
-        staging = self._staging / uuid.uuid4().hex
+        staging = self._staging_file()
         size = 0
         try:
             async with await anyio.open_file(staging, "wb") as file:
@@ -221,7 +228,7 @@ class LocalStorage(Storage):
 
     async def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> int:
         target = self._path(key)
-        staging = self._staging / uuid.uuid4().hex
+        staging = self._staging_file()
 
         def copy() -> int:
             try:
@@ -263,6 +270,8 @@ class LocalStorage(Storage):
         try:
             info = await anyio.to_thread.run_sync(self._path(key).stat)
         except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not S_ISREG(info.st_mode):  # a folder holding other keys is not an object
             return None
         return ObjectInfo(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
 

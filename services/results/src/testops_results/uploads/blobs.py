@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from testops_kit.database import Database, utcnow
 from testops_kit.dialects import upsert
 from testops_kit.logging import get_logger
+from testops_kit.processes import pid_alive
 from testops_kit.storage import Storage
 from testops_results.models import Attachment, Blob, Upload, UploadBlob
 
@@ -126,16 +127,6 @@ async def _unreferenced(session: AsyncSession, shas: Sequence[str]) -> list[str]
     return [sha for sha in shas if sha not in referenced]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _abandoned(upload_owner: str, heartbeat_age: timedelta, lease: timedelta) -> bool:
     if heartbeat_age > lease:
         return True
@@ -146,7 +137,7 @@ def _abandoned(upload_owner: str, heartbeat_age: timedelta, lease: timedelta) ->
     pid = int(pid_text)
     if pid == os.getpid():
         return instance != INSTANCE
-    return not _pid_alive(pid)
+    return not pid_alive(pid)
 
 
 async def sweep(database: Database, storage: Storage, *, lease_s: int) -> int:

@@ -27,6 +27,7 @@ import anyio
 
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
+from testops_kit.processes import pid_alive
 from testops_kit.storage import Storage
 from testops_results.settings import ResultsSettings
 from testops_results.uploads import blobs
@@ -188,17 +189,7 @@ def sweep_workdirs(base: Path | None) -> int:
         return 0
     for path in folder.glob(f"{WORKDIR_PREFIX}*"):
         pid_text = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
