@@ -43,7 +43,7 @@ def blob_key(sha256: str) -> str:
 
 
 def raw_key(upload_id: str) -> str:
-    return f"uploads/{upload_id}.tar.gz"
+    return f"uploads/{upload_id}.jsonl.gz"
 
 
 def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -10,6 +10,7 @@ Runs in a worker thread: it blocks on files and burns CPU on JSON.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import re
@@ -37,6 +38,10 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 """A result, container or metadata file larger than this is skipped with a warning."""
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+RAW_NAME = "raw.jsonl.gz"
+"""The raw result, container and metadata files of an upload, kept as one object: gzipped
+JSON lines ``{"file": "<name>", "text": "<the file's content>"}``, one per file."""
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -106,8 +111,8 @@ class _Stager:
         self.seen: set[str] = set()
         self.total_bytes = 0
         self.members = 0
-        raw_path = workdir / "raw.tar.gz"
-        self.raw = tarfile.open(raw_path, "w:gz", compresslevel=1)  # noqa: SIM115 - closed in finish
+        raw_path = workdir / RAW_NAME
+        self.raw = gzip.open(raw_path, "wb", compresslevel=1)  # noqa: SIM115 - closed in finish
         self.staged.raw_archive = raw_path
 
     def count_member(self, declared_size: int) -> None:
@@ -186,10 +191,8 @@ class _Stager:
         return data
 
     def _keep_raw(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        info.mode = 0o644
-        self.raw.addfile(info, io.BytesIO(data))
+        text = data.decode("utf-8", errors="replace")
+        self.raw.write(orjson.dumps({"file": name, "text": text}) + b"\n")
         self.staged.raw_files += 1
 
     def _attachment(self, name: str, stream: IO[bytes] | _Capped, *, counted: bool) -> None:
