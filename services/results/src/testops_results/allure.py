@@ -152,7 +152,11 @@ def _parameters(raw: Any) -> list[dict[str, Any]]:
     return parameters
 
 
-def _links(raw: Any) -> list[dict[str, str | None]]:
+def _list(raw: Any) -> list[Any]:
+    return raw if isinstance(raw, list) else []
+
+
+def convert_links(raw: Any) -> list[dict[str, str | None]]:
     return [
         {"name": _string(link.get("name")), "url": link["url"], "type": _string(link.get("type"))}
         for link in (raw if isinstance(raw, list) else [])
@@ -171,21 +175,41 @@ def _status_details(raw: Any) -> dict[str, Any]:
     }
 
 
-def _attachments(raw: Any, refs: list[AttachmentRef]) -> list[dict[str, Any]]:
+def convert_attachments(raw: Any) -> list[dict[str, Any]]:
+    """Attachment references as a file lists them: ``{name, source, content_type}``."""
     found: list[dict[str, Any]] = []
     for item in raw if isinstance(raw, list) else []:
         if not isinstance(item, dict):
             continue
         source = _string(item.get("source"))
         name = _string(item.get("name"))
-        content_type = _string(item.get("type"))
-        if source:
-            refs.append(AttachmentRef(source, name, content_type))
-        found.append({"name": name or source, "source": source, "content_type": content_type})
+        found.append(
+            {"name": name or source, "source": source, "content_type": _string(item.get("type"))}
+        )
     return found
 
 
-def _steps(raw: Any, refs: list[AttachmentRef]) -> list[dict[str, Any]]:
+def attachment_refs(*nodes: Any) -> list[AttachmentRef]:
+    """Every attachment named by ``nodes`` (results, steps, fixtures) and their steps."""
+    refs: list[AttachmentRef] = []
+    pending = [node for node in nodes if isinstance(node, dict)]
+    while pending:
+        node = pending.pop()
+        for item in node.get("attachments") or ():
+            if isinstance(item, dict) and isinstance(item.get("source"), str):
+                refs.append(
+                    AttachmentRef(
+                        item["source"], _string(item.get("name")), _string(item.get("type"))
+                    )
+                )
+        steps = node.get("steps")
+        if isinstance(steps, list):
+            pending.extend(step for step in steps if isinstance(step, dict))
+    return refs
+
+
+def convert_steps(raw: Any) -> list[dict[str, Any]]:
+    """Steps as a file lists them, normalised: statuses, timings, nested steps, attachments."""
     steps: list[dict[str, Any]] = []
     for step in raw if isinstance(raw, list) else []:
         if not isinstance(step, dict):
@@ -201,8 +225,8 @@ def _steps(raw: Any, refs: list[AttachmentRef]) -> list[dict[str, Any]]:
                 "stop": stop,
                 "duration_ms": duration,
                 "parameters": _parameters(step.get("parameters")),
-                "steps": _steps(step.get("steps"), refs),
-                "attachments": _attachments(step.get("attachments"), refs),
+                "steps": convert_steps(step.get("steps")),
+                "attachments": convert_attachments(step.get("attachments")),
             }
         )
     return steps
@@ -240,8 +264,9 @@ def history_id(test_case_key: str | None, parameters: list[dict[str, Any]]) -> s
 
 
 def _catalog_case_id(labels: list[dict[str, str]]) -> int | None:
+    # Any case: allure-pytest writes @allure.id("123") as an `as_id` label.
     for label in labels:
-        if label["name"] in ("ALLURE_ID", "AS_ID") and label["value"].isdigit():
+        if label["name"].upper() in ("ALLURE_ID", "AS_ID") and label["value"].isdigit():
             number = int(label["value"])
             return number if 0 < number <= MAX_ID else None
     return None
@@ -259,7 +284,6 @@ def parse_result(raw: Any, file_name: str) -> ParsedResult:
     """A ``*-result.json`` document as a row of ``test_results`` (without ``run_id``)."""
     if not isinstance(raw, dict):
         raise ValueError("a result file holds a JSON object")
-    refs: list[AttachmentRef] = []
     labels = _labels(raw.get("labels"))
     parameters = _parameters(raw.get("parameters"))
     details = _status_details(raw.get("statusDetails"))
@@ -285,14 +309,15 @@ def parse_result(raw: Any, file_name: str) -> ParsedResult:
         "details": {
             "labels": labels,
             "parameters": parameters,
-            "links": _links(raw.get("links")),
-            "steps": _steps(raw.get("steps"), refs),
-            "attachments": _attachments(raw.get("attachments"), refs),
+            # As the file has them; normalised when read (GET /results/{id}).
+            "links": _list(raw.get("links")),
+            "steps": _list(raw.get("steps")),
+            "attachments": _list(raw.get("attachments")),
             "description_html": _string(raw.get("descriptionHtml")),
             "allure_test_case_id": _string(raw.get("testCaseId")),
         },
     }
-    return ParsedResult(uuid=row["uuid"], row=row, labels=labels, refs=refs)
+    return ParsedResult(uuid=row["uuid"], row=row, labels=labels, refs=attachment_refs(raw))
 
 
 @dataclass(slots=True)
@@ -304,7 +329,8 @@ class ParsedContainer:
     refs: list[AttachmentRef]
 
 
-def _fixtures(raw: Any, refs: list[AttachmentRef]) -> list[dict[str, Any]]:
+def convert_fixtures(raw: Any) -> list[dict[str, Any]]:
+    """Fixtures of a container as its file lists them, normalised like steps."""
     fixtures: list[dict[str, Any]] = []
     for fixture in raw if isinstance(raw, list) else []:
         if not isinstance(fixture, dict):
@@ -319,8 +345,8 @@ def _fixtures(raw: Any, refs: list[AttachmentRef]) -> list[dict[str, Any]]:
                 "start": start,
                 "stop": stop,
                 "duration_ms": duration,
-                "steps": _steps(fixture.get("steps"), refs),
-                "attachments": _attachments(fixture.get("attachments"), refs),
+                "steps": convert_steps(fixture.get("steps")),
+                "attachments": convert_attachments(fixture.get("attachments")),
             }
         )
     return fixtures
@@ -330,14 +356,19 @@ def parse_container(raw: Any, file_name: str) -> ParsedContainer:
     """A ``*-container.json`` document; only children with fixtures matter to a run."""
     if not isinstance(raw, dict):
         raise ValueError("a container file holds a JSON object")
-    refs: list[AttachmentRef] = []
-    children = [child[:255] for child in raw.get("children") or [] if isinstance(child, str)]
+    children_raw = raw.get("children")
+    children = [
+        child[:255]
+        for child in (children_raw if isinstance(children_raw, list) else ())
+        if isinstance(child, str)
+    ]
+    befores, afters = _list(raw.get("befores")), _list(raw.get("afters"))
     return ParsedContainer(
         uuid=(_string(raw.get("uuid")) or file_name.removesuffix("-container.json"))[:255],
         children=children,
-        befores=_fixtures(raw.get("befores"), refs),
-        afters=_fixtures(raw.get("afters"), refs),
-        refs=refs,
+        befores=befores,
+        afters=afters,
+        refs=attachment_refs(*befores, *afters) if children else [],
     )
 
 

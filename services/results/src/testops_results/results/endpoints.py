@@ -13,6 +13,7 @@ from testops_kit.database import SessionDep
 from testops_kit.errors import NotFound, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath, reject_nul
+from testops_results import allure
 from testops_results.models import Attachment, TestResult
 from testops_results.results import repository
 from testops_results.results.schemas import (
@@ -178,12 +179,12 @@ async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
         raise ResultNotFound(f"No result {result_id}.")
     details = result.details
     containers = await repository.fixtures_of(session, result)
-    befores = [fixture for container in containers for fixture in container.befores]
-    afters = [fixture for container in containers for fixture in container.afters]
+    befores = [f for container in containers for f in allure.convert_fixtures(container.befores)]
+    afters = [f for container in containers for f in allure.convert_fixtures(container.afters)]
+    steps = allure.convert_steps(details.get("steps"))
+    attachments = allure.convert_attachments(details.get("attachments"))
     sources = [
-        *_sources(
-            [{"attachments": details.get("attachments", []), "steps": details.get("steps", [])}]
-        ),
+        *_sources([{"attachments": attachments, "steps": steps}]),
         *_sources(befores),
         *_sources(afters),
     ]
@@ -205,9 +206,9 @@ async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
             "description_html": details.get("description_html"),
             "labels": details.get("labels", []),
             "parameters": details.get("parameters", []),
-            "links": details.get("links", []),
-            "steps": _steps(details.get("steps", []), found),
-            "attachments": _refs(details.get("attachments", []), found),
+            "links": allure.convert_links(details.get("links")),
+            "steps": _steps(steps, found),
+            "attachments": _refs(attachments, found),
             "befores": _fixtures(befores, found),
             "afters": _fixtures(afters, found),
         }

@@ -113,5 +113,5 @@ async def history(
         .where(TestResult.history_id == history_id, TestResult.is_retry.is_(False))
     )
     statement = NEWEST_FIRST.paginate(statement, cursor=cursor, limit=limit)
-    rows = list((await session.execute(statement)).tuples().all())
+    rows = [(result, run) for result, run in (await session.execute(statement)).all()]
     return NEWEST_FIRST.page(rows, limit=limit, key=lambda row: (row[0].id,))

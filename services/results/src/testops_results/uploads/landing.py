@@ -241,9 +241,7 @@ async def refresh_stats(session: AsyncSession, run: Run) -> None:
                 .where(counted, TestResult.is_retry.is_(False))
                 .group_by(TestResult.status)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     attempts, retried = (
         await session.execute(

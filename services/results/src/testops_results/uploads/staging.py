@@ -15,10 +15,8 @@ import hashlib
 import io
 import re
 import stat
-import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,8 +30,11 @@ from testops_results.uploads.errors import (
     UnsafePath,
     UploadTooLarge,
 )
+from testops_results.uploads.tarstream import Member, TarError, read_tar
 
 CHUNK = 1024 * 1024
+
+Readable = IO[bytes] | Member | Any  # a file, a tar member, or a capped zip member
 MAX_JSON_BYTES = 64 * 1024 * 1024
 """A result, container or metadata file larger than this is skipped with a warning."""
 
@@ -126,7 +127,7 @@ class _Stager:
         if self.total_bytes > self.limits.max_bytes:
             raise UploadTooLarge(f"The upload unpacks to more than {self.limits.max_bytes} bytes.")
 
-    def add(self, name: str, stream: IO[bytes] | _Capped, *, counted: bool) -> None:
+    def add(self, name: str, stream: Readable, *, counted: bool) -> None:
         """Stage one file. ``counted``: its declared size was already counted against limits."""
         if name in self.seen:
             self.staged.warn(name, "a file of this name came earlier in the upload; skipped")
@@ -171,9 +172,7 @@ class _Stager:
             self.staged.environment = document
         self._keep_raw(name, data)
 
-    def _read_json_bytes(
-        self, name: str, stream: IO[bytes] | _Capped, *, counted: bool
-    ) -> bytes | None:
+    def _read_json_bytes(self, name: str, stream: Readable, *, counted: bool) -> bytes | None:
         data = stream.read(MAX_JSON_BYTES + 1)
         if not counted:
             self._count_bytes(len(data))
@@ -195,7 +194,7 @@ class _Stager:
         self.raw.write(orjson.dumps({"file": name, "text": text}) + b"\n")
         self.staged.raw_files += 1
 
-    def _attachment(self, name: str, stream: IO[bytes] | _Capped, *, counted: bool) -> None:
+    def _attachment(self, name: str, stream: Readable, *, counted: bool) -> None:
         path = self.workdir / f"attachment-{len(self.staged.attachments)}"
         digest = hashlib.sha256()
         size = 0
@@ -276,38 +275,18 @@ def _stage_zip(name: str, stream: IO[bytes], stager: _Stager) -> None:
 
 def _stage_tar(name: str, stream: IO[bytes], stager: _Stager) -> None:
     try:
-        archive = tarfile.open(fileobj=stream, mode="r|*")  # noqa: SIM115 - closed below
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise InvalidArchive(f"{name!r} is not a readable tar archive: {exc}") from None
-    try:
-        for info in _members(archive, name):
-            file_name = member_file_name(info.name)
-            if info.issym() or info.islnk():
-                raise UnsafePath(f"Archive member {info.name!r} is a link.")
-            if info.isdir() or not file_name:
+        for member in read_tar(stream):
+            file_name = member_file_name(member.name)
+            if member.kind == "link":
+                raise UnsafePath(f"Archive member {member.name!r} is a link.")
+            if member.kind == "special":
+                raise UnsafePath(f"Archive member {member.name!r} is not a regular file.")
+            if member.kind == "dir" or not file_name:
                 continue
-            if not info.isfile():
-                raise UnsafePath(f"Archive member {info.name!r} is not a regular file.")
-            stager.count_member(info.size)
-            member = archive.extractfile(info)
-            if member is None:
-                continue
+            stager.count_member(member.size)
             stager.add(file_name, member, counted=True)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise InvalidArchive(f"{name!r} cannot be read: {exc}") from None
-    finally:
-        archive.close()
-
-
-def _members(archive: tarfile.TarFile, name: str) -> Iterator[tarfile.TarInfo]:
-    while True:
-        try:
-            info = archive.next()
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            raise InvalidArchive(f"{name!r} cannot be read: {exc}") from None
-        if info is None:
-            return
-        yield info
+    except TarError as exc:
+        raise InvalidArchive(f"{name!r} cannot be read as a .tar.gz archive: {exc}") from None
 
 
 class _Capped(io.RawIOBase):

@@ -1,0 +1,223 @@
+"""A streaming reader of ``.tar`` and ``.tar.gz`` archives, for ingesting allure-results.
+
+An allure-results archive holds tens of thousands of small files; the standard library's
+``tarfile`` spends most of an upload's time on their headers. This reader handles what an
+archive of a folder contains — regular files and folders, with long names as GNU or pax
+headers — in one pass over the stream, and reports everything else (links, devices, sparse
+files) so the caller can refuse it::
+
+    for member in read_tar(stream):
+        if member.kind == "file":
+            data = member.read_all()       # or: for chunk in member.chunks(): ...
+
+A member's data must be consumed (or left alone: it is skipped) before the next member.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Literal
+
+BLOCK = 512
+CHUNK = 1024 * 1024
+
+MemberKind = Literal["file", "dir", "link", "special"]
+
+
+class TarError(Exception):
+    """The stream is not a tar archive this reader understands."""
+
+
+class _Source:
+    """Bytes of the (decompressed) archive, read ahead in large chunks."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        head = stream.read(2)
+        self._gzip = head == b"\x1f\x8b"
+        self._inflater = zlib.decompressobj(wbits=47) if self._gzip else None
+        self._pending = head
+        self._buffer = bytearray()
+        self._offset = 0
+        self._eof = False
+
+    def _fill(self, wanted: int) -> None:
+        while len(self._buffer) - self._offset < wanted and not self._eof:
+            raw = self._pending or self._stream.read(CHUNK)
+            self._pending = b""
+            if self._offset:
+                del self._buffer[: self._offset]
+                self._offset = 0
+            if not raw:
+                if self._inflater is not None:
+                    self._buffer += self._inflater.flush()
+                self._eof = True
+                break
+            if self._inflater is None:
+                self._buffer += raw
+                continue
+            try:
+                self._buffer += self._inflater.decompress(raw)
+                # Concatenated gzip members make one stream.
+                while self._inflater.eof and self._inflater.unused_data:
+                    rest = self._inflater.unused_data
+                    self._inflater = zlib.decompressobj(wbits=47)
+                    self._buffer += self._inflater.decompress(rest)
+            except zlib.error as exc:
+                raise TarError(f"not a readable gzip stream: {exc}") from None
+
+    def read(self, size: int) -> bytes:
+        self._fill(size)
+        available = len(self._buffer) - self._offset
+        if available < size:
+            raise TarError("the archive ends in the middle of a member")
+        data = bytes(self._buffer[self._offset : self._offset + size])
+        self._offset += size
+        return data
+
+    def read_some(self, limit: int) -> bytes:
+        self._fill(1)
+        available = min(limit, len(self._buffer) - self._offset)
+        if available <= 0:
+            raise TarError("the archive ends in the middle of a member")
+        data = bytes(self._buffer[self._offset : self._offset + available])
+        self._offset += available
+        return data
+
+    def skip(self, size: int) -> None:
+        while size > 0:
+            size -= len(self.read_some(min(size, CHUNK)))
+
+
+@dataclass(slots=True)
+class Member:
+    name: str
+    size: int
+    kind: MemberKind
+    _source: _Source
+    _left: int = 0
+
+    def chunks(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        while self._left > 0:
+            chunk = self._source.read_some(min(chunk_size, self._left))
+            self._left -= len(chunk)
+            yield chunk
+
+    def read_all(self) -> bytes:
+        data = self._source.read(self._left)
+        self._left = 0
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        """File-like reading: ``size`` bytes, fewer only at the end (all that is left when
+        negative)."""
+        if size < 0 or size >= self._left:
+            return self.read_all()
+        chunk = self._source.read(size)
+        self._left -= size
+        return chunk
+
+
+def _number(field: bytes) -> int:
+    if field and field[0] & 0x80:  # base-256, for sizes past 8 GiB
+        value = int.from_bytes(field[1:], "big")
+        return value
+    text = field.split(b"\x00", 1)[0].strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise TarError("a member header is damaged") from None
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    position = 0
+    while position < len(data):
+        space = data.find(b" ", position)
+        if space == -1:
+            break
+        try:
+            length = int(data[position:space])
+        except ValueError:
+            raise TarError("a pax header is damaged") from None
+        if length <= 0:
+            raise TarError("a pax header is damaged")
+        record = data[space + 1 : position + length - 1]
+        key, _, value = record.partition(b"=")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        position += length
+    return records
+
+
+_KINDS: dict[bytes, MemberKind] = {
+    b"0": "file",
+    b"\x00": "file",
+    b"7": "file",
+    b"5": "dir",
+    b"1": "link",
+    b"2": "link",
+    b"3": "special",
+    b"4": "special",
+    b"6": "special",
+}
+
+
+def read_tar(stream: IO[bytes]) -> Iterator[Member]:
+    """The members of the tar (optionally gzipped) archive in ``stream``, in order."""
+    source = _Source(stream)
+    long_name: str | None = None
+    pax: dict[str, str] = {}
+    previous: Member | None = None
+    first = True
+    while True:
+        if previous is not None:
+            source.skip(previous._left)
+            source.skip(-previous.size % BLOCK)
+            previous = None
+        try:
+            header = source.read(BLOCK)
+        except TarError:
+            if first:
+                raise TarError("not a tar archive") from None
+            raise
+        if header == bytes(BLOCK):
+            return  # end of archive (what follows is padding)
+        stored = _number(header[148:156])
+        if stored != sum(header) - sum(header[148:156]) + 8 * 32:
+            raise TarError("not a tar archive" if first else "a member header is damaged")
+        first = False
+        size = _number(header[124:136])
+        flag = header[156:157]
+        if flag in (b"L", b"x", b"g", b"K"):
+            data = source.read(size)
+            source.skip(-size % BLOCK)
+            if flag == b"L":
+                long_name = _text(data)
+            elif flag == b"x":
+                pax = _pax(data)
+            continue
+        kind = _KINDS.get(flag)
+        if kind is None:
+            raise TarError(f"members of type {flag!r} (sparse or vendor files) are not supported")
+        name = _text(header[0:100])
+        if header[257:262] == b"ustar" and header[345:500].strip(b"\x00"):
+            name = f"{_text(header[345:500])}/{name}"
+        name = pax.get("path", long_name or name)
+        if "size" in pax:
+            try:
+                size = int(pax["size"])
+            except ValueError:
+                raise TarError("a pax header is damaged") from None
+        long_name, pax = None, {}
+        data_size = size if kind == "file" else 0
+        member = Member(name=name, size=data_size, kind=kind, _source=source, _left=data_size)
+        if kind != "file" and size:
+            source.skip(size + (-size % BLOCK))
+        yield member
+        previous = member

@@ -1,0 +1,108 @@
+"""GET /tests/{history_id}/history: one test's counted results across runs, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from tests.results.allure_data import history_id, results_named
+from tests.results.results_api import API, JSON, CreateRun, every_item, folder_files
+
+
+async def history(client: httpx.AsyncClient, test_history_id: str, **params: str) -> list[JSON]:
+    return await every_item(client, f"{API}/tests/{test_history_id}/history", **params)
+
+
+async def two_runs(
+    create_run: CreateRun, allure_results: Path, another_allure_results: Path
+) -> tuple[JSON, JSON]:
+    older = await create_run(folder_files(allure_results))
+    newer = await create_run(folder_files(another_allure_results))
+    return older, newer
+
+
+async def test_history_answers_the_test_in_each_run_newest_first(
+    client: httpx.AsyncClient,
+    create_run: CreateRun,
+    allure_results: Path,
+    another_allure_results: Path,
+) -> None:
+    older, newer = await two_runs(create_run, allure_results, another_allure_results)
+    [first] = results_named(allure_results, "test_pays_with_card")
+    [second] = results_named(another_allure_results, "test_pays_with_card")
+    assert history_id(first) == history_id(second)
+
+    items = await history(client, history_id(first))
+
+    assert [(i["run_id"], i["uuid"]) for i in items[:2]] == [
+        (newer["id"], second["uuid"]),
+        (older["id"], first["uuid"]),
+    ]
+    assert items[0]["run_name"] == newer["name"]
+    assert items[0]["created_at"] == newer["created_at"]
+    assert items[0]["history_id"] == history_id(first)
+    assert items[0]["status"] == "passed"
+    moments = [datetime.fromisoformat(item["created_at"]) for item in items]
+    assert moments == sorted(moments, reverse=True)
+
+
+async def test_history_leaves_out_retries(
+    client: httpx.AsyncClient,
+    create_run: CreateRun,
+    allure_results: Path,
+    another_allure_results: Path,
+) -> None:
+    older, newer = await two_runs(create_run, allure_results, another_allure_results)
+    flaky = results_named(allure_results, "test_flaky_passes_on_second_try")
+
+    items = await history(client, history_id(flaky[-1]))
+
+    mine = [item for item in items if item["run_id"] in (older["id"], newer["id"])]
+    assert [(item["run_id"], item["status"], item["is_retry"]) for item in mine] == [
+        (newer["id"], "passed", False),
+        (older["id"], "passed", False),
+    ]
+    assert all(item["is_retry"] is False for item in items)
+
+
+async def test_history_of_a_parametrized_test_ignores_excluded_parameters(
+    client: httpx.AsyncClient,
+    create_run: CreateRun,
+    allure_results: Path,
+    another_allure_results: Path,
+) -> None:
+    """Each run gave ``session`` a new value, excluded from the id: one test, two runs."""
+    older, newer = await two_runs(create_run, allure_results, another_allure_results)
+    [first] = results_named(allure_results, "test_discount[10]")
+    [second] = results_named(another_allure_results, "test_discount[10]")
+
+    items = await history(client, history_id(first))
+
+    assert [(i["run_id"], i["uuid"]) for i in items[:2]] == [
+        (newer["id"], second["uuid"]),
+        (older["id"], first["uuid"]),
+    ]
+    assert {item["name"] for item in items} == {"test_discount[10]"}
+
+
+async def test_history_pages_follow_the_cursor_newest_first(
+    client: httpx.AsyncClient,
+    create_run: CreateRun,
+    allure_results: Path,
+    another_allure_results: Path,
+) -> None:
+    await two_runs(create_run, allure_results, another_allure_results)
+    [result] = results_named(allure_results, "test_gateway_is_down")
+
+    paged = await history(client, history_id(result), limit="1")
+
+    assert paged == await history(client, history_id(result))
+    assert len(paged) >= 2
+
+
+async def test_history_of_a_test_no_run_has_is_empty(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"{API}/tests/{'0' * 32}.{'0' * 32}/history")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"items": [], "next_cursor": None}
