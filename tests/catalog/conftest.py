@@ -1,4 +1,9 @@
-"""The catalog app on a fresh database for the session, and factories and readers tests share."""
+"""The catalog app on a fresh database for the session, and factories and readers tests share.
+
+``client`` is the catalog on the default local storage. ``attachments_client`` is a second
+catalog whose storage is the session's storage backend (a folder, then moto's S3), so the tests
+that use it run once per storage.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from testops_catalog.attachments.service import KEY_PREFIX
 from testops_catalog.main import create_app
 from testops_catalog.settings import CatalogSettings
+from testops_kit.storage import Storage
 from testops_kit.testing import app_client
 
 JSON = dict[str, Any]
@@ -176,3 +184,99 @@ def suite_with_cases(
         return suite, cases
 
     return create
+
+
+@pytest.fixture(scope="session")
+def storage_catalog_settings(
+    database_url_factory: Callable[[str], str],
+    storage_settings_factory: Callable[[str], dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., CatalogSettings]:
+    """``make(name, **overrides)``: settings of a catalog on a new database and a new, empty
+    namespace of the session's storage backend. Call it from a synchronous fixture (a PostgreSQL
+    database is created with a loop of its own)."""
+
+    def make(name: str, **overrides: Any) -> CatalogSettings:
+        return CatalogSettings(
+            database_url=database_url_factory(name),
+            **storage_settings_factory(name),
+            data_dir=tmp_path_factory.mktemp(f"{name}-data"),
+            **overrides,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def attachments_app(
+    database_url_factory: Callable[[str], str],
+    storage_settings_factory: Callable[[str], dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> FastAPI:
+    """The catalog on the session's storage backend; its storage is ``app.state.storage`` once
+    ``attachments_client`` has started it."""
+    settings = CatalogSettings(
+        database_url=database_url_factory("catalog_attach"),
+        **storage_settings_factory("catalog"),
+        data_dir=tmp_path_factory.mktemp("catalog-attach-data"),
+    )
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def attachments_client(attachments_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(attachments_app) as client:
+        yield client
+
+
+@pytest.fixture
+def object_keys() -> Callable[[FastAPI], Awaitable[set[str]]]:
+    """``await object_keys(app)``: the keys of the attachment objects in a running catalog's
+    storage, read now."""
+
+    async def keys(app: FastAPI) -> set[str]:
+        storage: Storage = app.state.storage
+        return {info.key async for info in storage.list(KEY_PREFIX)}
+
+    return keys
+
+
+@pytest.fixture
+async def attachments_case_id(
+    attachments_client: httpx.AsyncClient, unique: Callable[[str], str]
+) -> int:
+    """A new active test case in ``attachments_app``."""
+    response = await attachments_client.post("/api/v1/test-cases", json={"name": unique("case")})
+    assert response.status_code == 201, response.text
+    case_id: int = response.json()["id"]
+    return case_id
+
+
+@pytest.fixture
+async def deleted_case_id(attachments_client: httpx.AsyncClient, attachments_case_id: int) -> int:
+    """A test case in ``attachments_app`` that has been soft-deleted."""
+    response = await attachments_client.delete(f"/api/v1/test-cases/{attachments_case_id}")
+    assert response.status_code == 204, response.text
+    return attachments_case_id
+
+
+@pytest.fixture
+def attach(attachments_client: httpx.AsyncClient) -> Callable[..., Awaitable[JSON]]:
+    """``attach(case_id, content, filename=…, content_type=…)``: upload a file (it must be
+    accepted) and return the attachment's JSON."""
+
+    async def upload(
+        case_id: int,
+        content: bytes = b"log line\n",
+        filename: str = "run.log",
+        content_type: str | None = None,
+    ) -> JSON:
+        part = (filename, content) if content_type is None else (filename, content, content_type)
+        response = await attachments_client.post(
+            f"/api/v1/test-cases/{case_id}/attachments", files={"file": part}
+        )
+        assert response.status_code == 201, response.text
+        attachment: JSON = response.json()
+        return attachment
+
+    return upload

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -33,6 +34,8 @@ ACTIVE = text("deleted_at IS NULL")
 
 NAME_MAX = 255
 TAG_NAME_MAX = 100
+FILENAME_MAX = 255
+CONTENT_TYPE_MAX = 255
 
 
 class Base(DeclarativeBase):
@@ -173,6 +176,28 @@ class SuiteCase(Base):
     __table_args__ = (
         Index("ix_suite_cases_suite_id_position", "suite_id", "position", "test_case_id"),
         Index("ix_suite_cases_test_case_id", "test_case_id"),
+    )
+
+
+class CaseAttachment(Base):
+    """A file attached to a test case; its bytes are the storage object ``storage_key``."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_case_id: Mapped[int] = mapped_column(ForeignKey("test_cases.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(FILENAME_MAX))
+    content_type: Mapped[str] = mapped_column(String(CONTENT_TYPE_MAX))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # One object per attachment (never shared by content), so deleting one removes exactly it.
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        # A case's attachments, in id order: the listing's filter and its keyset in one index.
+        Index("ix_case_attachments_test_case_id_id", "test_case_id", "id"),
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -70,6 +70,13 @@ class CaseRepository:
         stmt = _with_children(stmt).execution_options(populate_existing=True)
         return await self.session.scalar(stmt)
 
+    async def is_active(self, case_id: int) -> bool:
+        """Whether the case exists and is not soft-deleted (nothing of it is loaded)."""
+        found = await self.session.scalar(
+            select(TestCase.id).where(TestCase.id == case_id, TestCase.deleted_at.is_(None))
+        )
+        return found is not None
+
     async def get_active_by_name(self, name: str) -> TestCase | None:
         return await self.session.scalar(
             select(TestCase).where(TestCase.name == name, TestCase.deleted_at.is_(None))
