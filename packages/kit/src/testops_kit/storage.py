@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +49,8 @@ _KEY = re.compile(r"^(?!/)(?!.*//)[^\x00\\]+$")
 
 log = get_logger(__name__)
 
+_aioboto3_session: Any = None
+
 
 class ObjectNotFound(NotFound):
     code = "object_not_found"
@@ -62,6 +64,17 @@ class StorageUnavailable(ServiceUnavailable):
 
 class InvalidStorageUrl(ValueError):
     """``STORAGE_URL`` is neither ``file:///…`` nor ``s3://bucket[/prefix]``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """``length`` bytes of a local file from ``offset``: what :meth:`Storage.put_many` writes."""
+
+    key: str
+    path: Path
+    offset: int
+    length: int
+    content_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +148,31 @@ class Storage(ABC):
         """Store a local file's bytes under ``key``."""
         return await self.put(key, read_file_chunks(path), content_type=content_type)
 
+    async def put_many(
+        self, parts: Sequence[FilePart], *, skip_existing: bool = False, concurrency: int = 8
+    ) -> int:
+        """Store each part under its key, ``concurrency`` at a time; with ``skip_existing``,
+        keys already present are left as they are. Returns how many objects were written."""
+        limiter = anyio.Semaphore(concurrency)
+        written = 0
+
+        async def put_one(part: FilePart) -> None:
+            nonlocal written
+            async with limiter:
+                if skip_existing and await self.exists(part.key):
+                    return
+                await self.put(
+                    part.key,
+                    read_file_chunks(part.path, offset=part.offset, length=part.length),
+                    content_type=part.content_type,
+                )
+                written += 1
+
+        async with anyio.create_task_group() as group:
+            for part in parts:
+                group.start_soon(put_one, part)
+        return written
+
     async def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> int:
         async def one() -> AsyncIterator[bytes]:
             yield data
@@ -175,10 +213,20 @@ class Storage(ABC):
         """Raise :class:`StorageUnavailable` when the storage cannot be used."""
 
 
-async def read_file_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-    """The bytes of a local file, read off the event loop."""
+async def read_file_chunks(
+    path: Path, chunk_size: int = CHUNK_SIZE, *, offset: int = 0, length: int | None = None
+) -> AsyncIterator[bytes]:
+    """The bytes of a local file (``length`` of them from ``offset``), read off the event loop."""
     async with await anyio.open_file(path, "rb") as file:
-        while chunk := await file.read(chunk_size):
+        if offset:
+            await file.seek(offset)
+        left = length
+        while left is None or left > 0:
+            chunk = await file.read(chunk_size if left is None else min(chunk_size, left))
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
             yield chunk
 
 
@@ -512,7 +560,11 @@ async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
     import aioboto3
     from botocore.config import Config
 
-    session = aioboto3.Session()
+    global _aioboto3_session
+    if _aioboto3_session is None:
+        # Made once per process: a session loads botocore's service models, which is slow.
+        _aioboto3_session = aioboto3.Session()
+    session = _aioboto3_session
     secret = settings.s3_secret_access_key
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(

@@ -306,6 +306,7 @@ def parse_result(raw: Any, file_name: str) -> ParsedResult:
         "duration_ms": duration,
         "is_retry": False,
         "description": _string(raw.get("description")),
+        "label_keys": list(dict.fromkeys(f"{label['name']}:{label['value']}" for label in labels)),
         "details": {
             "labels": labels,
             "parameters": parameters,

@@ -26,12 +26,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from testops_kit.database import NAMING_CONVENTION, UTCDateTime, utcnow
 
 NAME_MAX = 255
-LABEL_VALUE_MAX = 500
+
+LabelKeys = JSON().with_variant(postgresql.ARRAY(Text), "postgresql")
+"""A list of strings: a text array on PostgreSQL, JSON on SQLite."""
 
 
 class Base(DeclarativeBase):
@@ -108,22 +111,17 @@ class TestResult(Base):
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     is_retry: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str | None] = mapped_column(Text)
+    label_keys: Mapped[list[str]] = mapped_column(LabelKeys, default=list)
+    """``name:value`` of every label, for label filters (a GIN index on PostgreSQL)."""
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """labels, parameters, links, steps, attachments, description_html: as read from the file."""
 
 
-class ResultLabel(Base):
-    """Labels of results, one row each, so that label filters have an index."""
-
-    __tablename__ = "result_labels"
-    __table_args__ = (Index("ix_result_labels_name_value_result_id", "name", "value", "result_id"),)
-
-    result_id: Mapped[int] = mapped_column(
-        ForeignKey("test_results.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(String(NAME_MAX))
-    value: Mapped[str] = mapped_column(String(LABEL_VALUE_MAX))
+# Label filters: PostgreSQL answers `label_keys @> ARRAY[...]` from this index; SQLite, an
+# embedded store, looks through the run's results (the run id index narrows them first).
+Index("ix_test_results_label_keys", TestResult.label_keys, postgresql_using="gin").ddl_if(
+    dialect="postgresql"
+)
 
 
 class Container(Base):

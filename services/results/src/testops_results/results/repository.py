@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, exists, func, or_, select, type_coerce
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_kit.pagination import Keyset
@@ -12,7 +13,6 @@ from testops_results.models import (
     Attachment,
     Container,
     ContainerChild,
-    ResultLabel,
     Run,
     TestResult,
 )
@@ -24,6 +24,19 @@ NEWEST_FIRST = Keyset("history_newest", TestResult.id, descending=True)
 def _like(q: str) -> str:
     escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _has_labels(keys: list[str], session: AsyncSession) -> list[ColumnElement[bool]]:
+    """Results carrying every label of ``keys``: PostgreSQL's array containment (GIN
+    indexed), SQLite's JSON table function."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = type_coerce(TestResult.label_keys, postgresql.ARRAY(Text))
+        return [array.contains(keys)]
+    conditions: list[ColumnElement[bool]] = []
+    for key in keys:
+        element = func.json_each(TestResult.label_keys).table_valued("value")
+        conditions.append(exists().select_from(element).where(element.c.value == key))
+    return conditions
 
 
 async def list_results(
@@ -50,13 +63,9 @@ async def list_results(
                 func.lower(TestResult.full_name).like(pattern, escape="\\"),
             )
         )
-    for name, value in labels:
+    if labels:
         statement = statement.where(
-            exists().where(
-                ResultLabel.result_id == TestResult.id,
-                ResultLabel.name == name,
-                ResultLabel.value == value,
-            )
+            *_has_labels([f"{name}:{value}" for name, value in labels], session)
         )
     statement = BY_ID.paginate(statement, cursor=cursor, limit=limit)
     rows = (await session.scalars(statement)).all()

@@ -4,24 +4,21 @@ labels, containers and attachments, then Allure's retry flags and the run's stat
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_kit.database import utcnow
-from testops_kit.dialects import upsert
+from testops_kit.dialects import allocate_ids, bulk_insert, upsert
 from testops_kit.errors import ServiceUnavailable
 from testops_results import allure
 from testops_results.models import (
-    LABEL_VALUE_MAX,
     NAME_MAX,
     Attachment,
     Container,
     ContainerChild,
-    ResultLabel,
     Run,
     RunUpload,
     TestResult,
@@ -31,6 +28,10 @@ from testops_results.runs.errors import RunNotFound
 from testops_results.uploads.staging import Staged
 
 BATCH = 1000
+
+RESULT_COLUMNS = [
+    column.name for column in TestResult.__table__.columns if column.name not in ("id", "run_id")
+]
 
 
 class UploadAbandoned(ServiceUnavailable):
@@ -86,49 +87,42 @@ async def _insert_results(session: AsyncSession, run_id: int, staged: Staged) ->
                 TestResult.run_id == run_id, TestResult.uuid.in_(uuids[start : start + BATCH])
             )
         )
-    for start in range(0, len(results), BATCH):
-        batch = results[start : start + BATCH]
-        ids = (
-            await session.scalars(
-                insert(TestResult).returning(TestResult.id, sort_by_parameter_order=True),
-                [{**result.row, "run_id": run_id} for result in batch],
-            )
-        ).all()
-        labels = [
-            {
-                "result_id": result_id,
-                "position": position,
-                "name": label["name"][:NAME_MAX],
-                "value": label["value"],
-            }
-            for result_id, result in zip(ids, batch, strict=True)
-            for position, label in enumerate(result.labels)
-            if len(label["value"]) <= LABEL_VALUE_MAX
-        ]
-        if labels:
-            await session.execute(insert(ResultLabel), labels)
+    # Ids in file order: the order Allure breaks ties between retries by.
+    ids = await allocate_ids(session, TestResult, len(results))
+    columns = ["id", "run_id", *RESULT_COLUMNS]
+    await bulk_insert(
+        session,
+        TestResult,
+        columns,
+        [
+            (result_id, run_id, *(result.row[name] for name in RESULT_COLUMNS))
+            for result_id, result in zip(ids, results, strict=True)
+        ],
+    )
 
 
 async def _insert_containers(session: AsyncSession, run_id: int, staged: Staged) -> None:
     kept = [c for c in staged.containers if c.children and (c.befores or c.afters)]
-    for start in range(0, len(kept), BATCH):
-        batch = kept[start : start + BATCH]
-        ids = (
-            await session.scalars(
-                insert(Container).returning(Container.id, sort_by_parameter_order=True),
-                [
-                    {"run_id": run_id, "uuid": c.uuid, "befores": c.befores, "afters": c.afters}
-                    for c in batch
-                ],
-            )
-        ).all()
-        children = [
-            {"container_id": container_id, "result_uuid": child, "run_id": run_id}
-            for container_id, container in zip(ids, batch, strict=True)
+    ids = await allocate_ids(session, Container, len(kept))
+    await bulk_insert(
+        session,
+        Container,
+        ["id", "run_id", "uuid", "befores", "afters"],
+        [
+            (container_id, run_id, c.uuid, c.befores, c.afters)
+            for container_id, c in zip(ids, kept, strict=True)
+        ],
+    )
+    await bulk_insert(
+        session,
+        ContainerChild,
+        ["container_id", "result_uuid", "run_id"],
+        [
+            (container_id, child, run_id)
+            for container_id, container in zip(ids, kept, strict=True)
             for child in dict.fromkeys(container.children)
-        ]
-        if children:
-            await session.execute(insert(ContainerChild), children)
+        ],
+    )
 
 
 def _references(staged: Staged) -> dict[str, allure.AttachmentRef]:
@@ -269,7 +263,3 @@ async def refresh_stats(session: AsyncSession, run: Run) -> None:
     run.started_at = _from_ms(first)
     run.finished_at = _from_ms(last)
     run.duration_ms = max(0, last - first) if first is not None and last is not None else None
-
-
-def sources_of(staged: Staged) -> Sequence[str]:
-    return list(staged.attachments)

@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import anyio
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
 from testops_kit.processes import pid_alive
-from testops_kit.storage import Storage
+from testops_kit.storage import FilePart, Storage
 from testops_results.settings import ResultsSettings
 from testops_results.uploads import blobs
 from testops_results.uploads.errors import EmptyFile, NoFiles
@@ -72,6 +73,7 @@ class Ingestor:
         """Ingest ``files`` as a new run or a shard of ``run_id``; returns the run's id."""
         check_files(files)
         workdir = await anyio.to_thread.run_sync(self._workdir)
+        began = time.perf_counter()
         try:
             staged = await anyio.to_thread.run_sync(self._stage, files, workdir)
             log.info(
@@ -80,6 +82,7 @@ class Ingestor:
                 containers=len(staged.containers),
                 attachments=len(staged.attachments),
                 warnings=len(staged.warnings),
+                seconds=round(time.perf_counter() - began, 3),
             )
             return await self._store_and_land(staged, run_id=run_id, new_run=new_run)
         finally:
@@ -106,7 +109,15 @@ class Ingestor:
         heartbeat = asyncio.create_task(self._heartbeat(upload_id))
         landed = False
         try:
+            began = time.perf_counter()
             await self._store(upload_id, staged)
+            log.info(
+                "upload_stored",
+                upload_id=upload_id,
+                objects=len({a.sha256 for a in staged.attachments.values()}) + 1,
+                seconds=round(time.perf_counter() - began, 3),
+            )
+            began = time.perf_counter()
             async with self.database.session(write=True) as session:
                 landed_run = await land(
                     session,
@@ -117,6 +128,12 @@ class Ingestor:
                     new_run=new_run,
                 )
             landed = True
+            log.info(
+                "upload_landed",
+                upload_id=upload_id,
+                run_id=landed_run,
+                seconds=round(time.perf_counter() - began, 3),
+            )
             return landed_run
         finally:
             heartbeat.cancel()
@@ -145,17 +162,14 @@ class Ingestor:
     async def _store(self, upload_id: str, staged: Staged) -> None:
         contents = {a.sha256: a for a in staged.attachments.values()}
         await blobs.claim(self.database, upload_id, {sha: a.size for sha, a in contents.items()})
-        limiter = anyio.Semaphore(self.settings.storage_concurrency)
-
-        async def put(sha: str) -> None:
-            async with limiter:
-                key = blobs.blob_key(sha)
-                if not await self.storage.exists(key):
-                    await self.storage.put_file(key, contents[sha].path)
-
-        async with anyio.create_task_group() as group:
-            for sha in contents:
-                group.start_soon(put, sha)
+        await self.storage.put_many(
+            [
+                FilePart(blobs.blob_key(sha), a.path, a.offset, a.size)
+                for sha, a in contents.items()
+            ],
+            skip_existing=True,
+            concurrency=self.settings.storage_concurrency,
+        )
         assert staged.raw_archive is not None
         await self.storage.put_file(
             blobs.raw_key(upload_id), staged.raw_archive, content_type="application/gzip"

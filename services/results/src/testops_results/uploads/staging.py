@@ -54,8 +54,11 @@ class Limits:
 
 @dataclass(slots=True)
 class StagedAttachment:
+    """An attachment's bytes: ``size`` of them at ``offset`` in the upload's spool file."""
+
     source: str
     path: Path
+    offset: int
     size: int
     sha256: str
 
@@ -112,6 +115,10 @@ class _Stager:
         self.seen: set[str] = set()
         self.total_bytes = 0
         self.members = 0
+        # Attachments go one after another into one file: creating a file each costs more
+        # than writing them.
+        self.spool_path = workdir / "attachments.bin"
+        self.spool = self.spool_path.open("wb")  # noqa: SIM115 - closed in finish
         raw_path = workdir / RAW_NAME
         self.raw = gzip.open(raw_path, "wb", compresslevel=1)  # noqa: SIM115 - closed in finish
         self.staged.raw_archive = raw_path
@@ -195,24 +202,27 @@ class _Stager:
         self.staged.raw_files += 1
 
     def _attachment(self, name: str, stream: Readable, *, counted: bool) -> None:
-        path = self.workdir / f"attachment-{len(self.staged.attachments)}"
         digest = hashlib.sha256()
+        offset = self.spool.tell()
         size = 0
-        with path.open("wb") as out:
-            while chunk := stream.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                if not counted:
-                    self._count_bytes(len(chunk))
-        self.staged.attachments[name] = StagedAttachment(name, path, size, digest.hexdigest())
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+            self.spool.write(chunk)
+            size += len(chunk)
+            if not counted:
+                self._count_bytes(len(chunk))
+        self.staged.attachments[name] = StagedAttachment(
+            name, self.spool_path, offset, size, digest.hexdigest()
+        )
 
     def finish(self) -> Staged:
         self.raw.close()
+        self.spool.close()
         return self.staged
 
     def abort(self) -> None:
         self.raw.close()
+        self.spool.close()
 
 
 def stage_files(files: list[tuple[str, IO[bytes]]], workdir: Path, limits: Limits) -> Staged:

@@ -22,6 +22,8 @@ from typing import IO, Literal
 
 BLOCK = 512
 CHUNK = 1024 * 1024
+MAX_META = 1024 * 1024
+"""Largest GNU long name or pax header accepted: each is read whole into memory."""
 
 MemberKind = Literal["file", "dir", "link", "special"]
 
@@ -36,6 +38,8 @@ class _Source:
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
         head = stream.read(2)
+        if len(head) == 1:  # a raw stream may answer fewer bytes than asked
+            head += stream.read(1)
         self._gzip = head == b"\x1f\x8b"
         self._inflater = zlib.decompressobj(wbits=47) if self._gzip else None
         self._pending = head
@@ -59,12 +63,13 @@ class _Source:
                 self._buffer += raw
                 continue
             try:
-                self._buffer += self._inflater.decompress(raw)
+                # At most CHUNK out per call: a small stream of zeros inflates to gigabytes.
+                self._buffer += self._inflater.decompress(raw, CHUNK)
+                self._pending = self._inflater.unconsumed_tail
                 # Concatenated gzip members make one stream.
-                while self._inflater.eof and self._inflater.unused_data:
-                    rest = self._inflater.unused_data
+                if self._inflater.eof and self._inflater.unused_data:
+                    self._pending = self._inflater.unused_data
                     self._inflater = zlib.decompressobj(wbits=47)
-                    self._buffer += self._inflater.decompress(rest)
             except zlib.error as exc:
                 raise TarError(f"not a readable gzip stream: {exc}") from None
 
@@ -195,6 +200,8 @@ def read_tar(stream: IO[bytes]) -> Iterator[Member]:
         size = _number(header[124:136])
         flag = header[156:157]
         if flag in (b"L", b"x", b"g", b"K"):
+            if size > MAX_META:
+                raise TarError("a long name or pax header is too large")
             data = source.read(size)
             source.skip(-size % BLOCK)
             if flag == b"L":
@@ -217,7 +224,7 @@ def read_tar(stream: IO[bytes]) -> Iterator[Member]:
         long_name, pax = None, {}
         data_size = size if kind == "file" else 0
         member = Member(name=name, size=data_size, kind=kind, _source=source, _left=data_size)
-        if kind != "file" and size:
+        if kind in ("dir", "link") and size:  # no data follows a device or fifo (POSIX)
             source.skip(size + (-size % BLOCK))
         yield member
         previous = member

@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 10:05:35.303809
+Create Date: 2026-11-21 10:18:28.556698
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import testops_kit.database
 
@@ -58,13 +59,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.create_index("ix_runs_branch_id", ["branch", "id"], unique=False)
-        batch_op.create_index("ix_runs_created_at_id", ["created_at", "id"], unique=False)
-        batch_op.create_index("ix_runs_deleted_at_id", ["deleted_at", "id"], unique=False)
-        batch_op.create_index("ix_runs_name_id", ["name", "id"], unique=False)
-        batch_op.create_index("ix_runs_status_id", ["status", "id"], unique=False)
-
+    op.create_index("ix_runs_branch_id", "runs", ["branch", "id"], unique=False)
+    op.create_index("ix_runs_created_at_id", "runs", ["created_at", "id"], unique=False)
+    op.create_index("ix_runs_deleted_at_id", "runs", ["deleted_at", "id"], unique=False)
+    op.create_index("ix_runs_name_id", "runs", ["name", "id"], unique=False)
+    op.create_index("ix_runs_status_id", "runs", ["status", "id"], unique=False)
     op.create_table(
         "uploads",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -73,9 +72,7 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", testops_kit.database.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_uploads")),
     )
-    with op.batch_alter_table("uploads", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_uploads_heartbeat_at"), ["heartbeat_at"], unique=False)
-
+    op.create_index(op.f("ix_uploads_heartbeat_at"), "uploads", ["heartbeat_at"], unique=False)
     op.create_table(
         "attachments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -93,9 +90,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "source", name=op.f("uq_attachments_run_id_source")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("attachments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_attachments_sha256"), ["sha256"], unique=False)
-
+    op.create_index(op.f("ix_attachments_sha256"), "attachments", ["sha256"], unique=False)
     op.create_table(
         "containers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -109,9 +104,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_containers")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("containers", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_containers_run_id"), ["run_id"], unique=False)
-
+    op.create_index(op.f("ix_containers_run_id"), "containers", ["run_id"], unique=False)
     op.create_table(
         "run_uploads",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -127,9 +120,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("upload_id", name=op.f("uq_run_uploads_upload_id")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("run_uploads", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_run_uploads_run_id"), ["run_id"], unique=False)
-
+    op.create_index(op.f("ix_run_uploads_run_id"), "run_uploads", ["run_id"], unique=False)
     op.create_table(
         "test_results",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -150,6 +141,11 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.BigInteger(), nullable=True),
         sa.Column("is_retry", sa.Boolean(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
+        sa.Column(
+            "label_keys",
+            sa.JSON().with_variant(postgresql.ARRAY(sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.id"], name=op.f("fk_test_results_run_id_runs"), ondelete="CASCADE"
@@ -157,17 +153,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_test_results")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("test_results", schema=None) as batch_op:
-        batch_op.create_index("ix_test_results_history_id_id", ["history_id", "id"], unique=False)
-        batch_op.create_index(
-            "ix_test_results_run_id_history_id", ["run_id", "history_id"], unique=False
+    op.create_index(
+        "ix_test_results_history_id_id", "test_results", ["history_id", "id"], unique=False
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        # Label filters; SQLite looks through the run's results instead.
+        op.create_index(
+            "ix_test_results_label_keys",
+            "test_results",
+            ["label_keys"],
+            unique=False,
+            postgresql_using="gin",
         )
-        batch_op.create_index("ix_test_results_run_id_id", ["run_id", "id"], unique=False)
-        batch_op.create_index(
-            "ix_test_results_run_id_status_id", ["run_id", "status", "id"], unique=False
-        )
-        batch_op.create_index("ix_test_results_run_id_uuid", ["run_id", "uuid"], unique=False)
-
+    op.create_index(
+        "ix_test_results_run_id_history_id", "test_results", ["run_id", "history_id"], unique=False
+    )
+    op.create_index("ix_test_results_run_id_id", "test_results", ["run_id", "id"], unique=False)
+    op.create_index(
+        "ix_test_results_run_id_status_id", "test_results", ["run_id", "status", "id"], unique=False
+    )
+    op.create_index("ix_test_results_run_id_uuid", "test_results", ["run_id", "uuid"], unique=False)
     op.create_table(
         "upload_blobs",
         sa.Column("upload_id", sa.String(length=32), nullable=False),
@@ -180,9 +185,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("upload_id", "sha256", name=op.f("pk_upload_blobs")),
     )
-    with op.batch_alter_table("upload_blobs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_upload_blobs_sha256"), ["sha256"], unique=False)
-
+    op.create_index(op.f("ix_upload_blobs_sha256"), "upload_blobs", ["sha256"], unique=False)
     op.create_table(
         "container_children",
         sa.Column("container_id", sa.Integer(), nullable=False),
@@ -196,78 +199,44 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("container_id", "result_uuid", name=op.f("pk_container_children")),
     )
-    with op.batch_alter_table("container_children", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_container_children_run_id_result_uuid", ["run_id", "result_uuid"], unique=False
-        )
-
-    op.create_table(
-        "result_labels",
-        sa.Column("result_id", sa.Integer(), nullable=False),
-        sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("value", sa.String(length=500), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["result_id"],
-            ["test_results.id"],
-            name=op.f("fk_result_labels_result_id_test_results"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("result_id", "position", name=op.f("pk_result_labels")),
+    op.create_index(
+        "ix_container_children_run_id_result_uuid",
+        "container_children",
+        ["run_id", "result_uuid"],
+        unique=False,
     )
-    with op.batch_alter_table("result_labels", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_result_labels_name_value_result_id", ["name", "value", "result_id"], unique=False
-        )
-
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("result_labels", schema=None) as batch_op:
-        batch_op.drop_index("ix_result_labels_name_value_result_id")
-
-    op.drop_table("result_labels")
-    with op.batch_alter_table("container_children", schema=None) as batch_op:
-        batch_op.drop_index("ix_container_children_run_id_result_uuid")
-
+    op.drop_index("ix_container_children_run_id_result_uuid", table_name="container_children")
     op.drop_table("container_children")
-    with op.batch_alter_table("upload_blobs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_upload_blobs_sha256"))
-
+    op.drop_index(op.f("ix_upload_blobs_sha256"), table_name="upload_blobs")
     op.drop_table("upload_blobs")
-    with op.batch_alter_table("test_results", schema=None) as batch_op:
-        batch_op.drop_index("ix_test_results_run_id_uuid")
-        batch_op.drop_index("ix_test_results_run_id_status_id")
-        batch_op.drop_index("ix_test_results_run_id_id")
-        batch_op.drop_index("ix_test_results_run_id_history_id")
-        batch_op.drop_index("ix_test_results_history_id_id")
-
+    op.drop_index("ix_test_results_run_id_uuid", table_name="test_results")
+    op.drop_index("ix_test_results_run_id_status_id", table_name="test_results")
+    op.drop_index("ix_test_results_run_id_id", table_name="test_results")
+    op.drop_index("ix_test_results_run_id_history_id", table_name="test_results")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index(
+            "ix_test_results_label_keys", table_name="test_results", postgresql_using="gin"
+        )
+    op.drop_index("ix_test_results_history_id_id", table_name="test_results")
     op.drop_table("test_results")
-    with op.batch_alter_table("run_uploads", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_run_uploads_run_id"))
-
+    op.drop_index(op.f("ix_run_uploads_run_id"), table_name="run_uploads")
     op.drop_table("run_uploads")
-    with op.batch_alter_table("containers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_containers_run_id"))
-
+    op.drop_index(op.f("ix_containers_run_id"), table_name="containers")
     op.drop_table("containers")
-    with op.batch_alter_table("attachments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_attachments_sha256"))
-
+    op.drop_index(op.f("ix_attachments_sha256"), table_name="attachments")
     op.drop_table("attachments")
-    with op.batch_alter_table("uploads", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_uploads_heartbeat_at"))
-
+    op.drop_index(op.f("ix_uploads_heartbeat_at"), table_name="uploads")
     op.drop_table("uploads")
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_index("ix_runs_status_id")
-        batch_op.drop_index("ix_runs_name_id")
-        batch_op.drop_index("ix_runs_deleted_at_id")
-        batch_op.drop_index("ix_runs_created_at_id")
-        batch_op.drop_index("ix_runs_branch_id")
-
+    op.drop_index("ix_runs_status_id", table_name="runs")
+    op.drop_index("ix_runs_name_id", table_name="runs")
+    op.drop_index("ix_runs_deleted_at_id", table_name="runs")
+    op.drop_index("ix_runs_created_at_id", table_name="runs")
+    op.drop_index("ix_runs_branch_id", table_name="runs")
     op.drop_table("runs")
     op.drop_table("blobs")
     # ### end Alembic commands ###
