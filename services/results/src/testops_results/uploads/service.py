@@ -110,23 +110,26 @@ class Ingestor:
         landed = False
         try:
             began = time.perf_counter()
-            await self._store(upload_id, staged)
-            log.info(
-                "upload_stored",
-                upload_id=upload_id,
-                objects=len({a.sha256 for a in staged.attachments.values()}) + 1,
-                seconds=round(time.perf_counter() - began, 3),
-            )
-            began = time.perf_counter()
-            async with self.database.session(write=True) as session:
-                landed_run = await land(
-                    session,
-                    upload_id=upload_id,
-                    object_key=blobs.raw_key(upload_id),
-                    staged=staged,
-                    run_id=run_id,
-                    new_run=new_run,
-                )
+            await self._claim(upload_id, staged)
+            # Objects are written while the rows go in; the transaction commits once both are
+            # done, so a run is never visible before its attachments.
+            store = asyncio.create_task(self._store(upload_id, staged))
+            try:
+                async with self.database.session(write=True) as session:
+                    landed_run = await land(
+                        session,
+                        upload_id=upload_id,
+                        object_key=blobs.raw_key(upload_id),
+                        staged=staged,
+                        run_id=run_id,
+                        new_run=new_run,
+                    )
+                    await store
+            finally:
+                if not store.done():
+                    store.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await store
             landed = True
             log.info(
                 "upload_landed",
@@ -159,10 +162,14 @@ class Ingestor:
             except Exception:
                 log.warning("upload_heartbeat_failed", upload_id=upload_id, exc_info=True)
 
+    async def _claim(self, upload_id: str, staged: Staged) -> None:
+        sizes = {a.sha256: a.size for a in staged.attachments.values()}
+        await blobs.claim(self.database, upload_id, sizes)
+
     async def _store(self, upload_id: str, staged: Staged) -> None:
+        began = time.perf_counter()
         contents = {a.sha256: a for a in staged.attachments.values()}
-        await blobs.claim(self.database, upload_id, {sha: a.size for sha, a in contents.items()})
-        await self.storage.put_many(
+        written = await self.storage.put_many(
             [
                 FilePart(blobs.blob_key(sha), a.path, a.offset, a.size)
                 for sha, a in contents.items()
@@ -173,6 +180,12 @@ class Ingestor:
         assert staged.raw_archive is not None
         await self.storage.put_file(
             blobs.raw_key(upload_id), staged.raw_archive, content_type="application/gzip"
+        )
+        log.info(
+            "upload_stored",
+            upload_id=upload_id,
+            objects=written + 1,
+            seconds=round(time.perf_counter() - began, 3),
         )
 
 

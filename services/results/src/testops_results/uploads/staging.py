@@ -13,8 +13,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import queue
 import re
 import stat
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -99,12 +101,54 @@ def check_file_name(name: str) -> str:
 
 def member_file_name(name: str) -> str:
     """The file name of an archive member that stays inside the folder, else UnsafePath."""
+    plain = "/" not in name and "\\" not in name and "\x00" not in name
+    if plain and name not in ("", ".", "..") and not _DRIVE.match(name):
+        return name
     if not name or "\x00" in name or "\\" in name or name.startswith("/") or _DRIVE.match(name):
         raise UnsafePath(f"Archive member {name!r} escapes the folder.")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise UnsafePath(f"Archive member {name!r} escapes the folder.")
     return parts[-1] if parts else ""
+
+
+class _RawWriter:
+    """Gzipped JSON lines, compressed by a second thread (zlib lets go of the GIL meanwhile)."""
+
+    BATCH = 256
+
+    def __init__(self, path: Path) -> None:
+        self._file = gzip.open(path, "wb", compresslevel=1)  # noqa: SIM115 - closed in close
+        self._lines: list[bytes] = []
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="raw-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (block := self._queue.get()) is not None:
+                self._file.write(block)
+        except BaseException as exc:
+            self._error = exc
+            while self._queue.get() is not None:
+                pass
+
+    def write(self, line: bytes) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= self.BATCH:
+            self._queue.put(b"".join(self._lines))
+            self._lines = []
+
+    def close(self) -> None:
+        if self._lines:
+            self._queue.put(b"".join(self._lines))
+            self._lines = []
+        self._queue.put(None)
+        self._thread.join()
+        self._file.close()
+        if self._error is not None:
+            raise self._error
 
 
 class _Stager:
@@ -120,7 +164,7 @@ class _Stager:
         self.spool_path = workdir / "attachments.bin"
         self.spool = self.spool_path.open("wb")  # noqa: SIM115 - closed in finish
         raw_path = workdir / RAW_NAME
-        self.raw = gzip.open(raw_path, "wb", compresslevel=1)  # noqa: SIM115 - closed in finish
+        self.raw = _RawWriter(raw_path)
         self.staged.raw_archive = raw_path
 
     def count_member(self, declared_size: int) -> None:

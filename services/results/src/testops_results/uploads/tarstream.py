@@ -38,12 +38,10 @@ class _Source:
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
         head = stream.read(2)
-        if len(head) == 1:  # a raw stream may answer fewer bytes than asked
-            head += stream.read(1)
         self._gzip = head == b"\x1f\x8b"
         self._inflater = zlib.decompressobj(wbits=47) if self._gzip else None
         self._pending = head
-        self._buffer = bytearray()
+        self._buffer = b""
         self._offset = 0
         self._eof = False
 
@@ -51,45 +49,45 @@ class _Source:
         while len(self._buffer) - self._offset < wanted and not self._eof:
             raw = self._pending or self._stream.read(CHUNK)
             self._pending = b""
-            if self._offset:
-                del self._buffer[: self._offset]
-                self._offset = 0
+            rest = self._buffer[self._offset :]
+            self._offset = 0
             if not raw:
-                if self._inflater is not None:
-                    self._buffer += self._inflater.flush()
+                tail = self._inflater.flush() if self._inflater is not None else b""
+                self._buffer = rest + tail
                 self._eof = True
                 break
             if self._inflater is None:
-                self._buffer += raw
+                self._buffer = rest + raw
                 continue
             try:
-                # At most CHUNK out per call: a small stream of zeros inflates to gigabytes.
-                self._buffer += self._inflater.decompress(raw, CHUNK)
-                self._pending = self._inflater.unconsumed_tail
+                parts = [rest, self._inflater.decompress(raw)]
                 # Concatenated gzip members make one stream.
-                if self._inflater.eof and self._inflater.unused_data:
-                    self._pending = self._inflater.unused_data
+                while self._inflater.eof and self._inflater.unused_data:
+                    leftover = self._inflater.unused_data
                     self._inflater = zlib.decompressobj(wbits=47)
+                    parts.append(self._inflater.decompress(leftover))
             except zlib.error as exc:
                 raise TarError(f"not a readable gzip stream: {exc}") from None
+            self._buffer = b"".join(parts)
 
     def read(self, size: int) -> bytes:
-        self._fill(size)
-        available = len(self._buffer) - self._offset
-        if available < size:
-            raise TarError("the archive ends in the middle of a member")
-        data = bytes(self._buffer[self._offset : self._offset + size])
-        self._offset += size
-        return data
+        if len(self._buffer) - self._offset < size:
+            self._fill(size)
+            if len(self._buffer) - self._offset < size:
+                raise TarError("the archive ends in the middle of a member")
+        start = self._offset
+        self._offset = start + size
+        return self._buffer[start : start + size]
 
     def read_some(self, limit: int) -> bytes:
-        self._fill(1)
+        if len(self._buffer) == self._offset:
+            self._fill(1)
         available = min(limit, len(self._buffer) - self._offset)
         if available <= 0:
             raise TarError("the archive ends in the middle of a member")
-        data = bytes(self._buffer[self._offset : self._offset + available])
-        self._offset += available
-        return data
+        start = self._offset
+        self._offset = start + available
+        return self._buffer[start : start + available]
 
     def skip(self, size: int) -> None:
         while size > 0:
@@ -193,8 +191,8 @@ def read_tar(stream: IO[bytes]) -> Iterator[Member]:
             raise
         if header == bytes(BLOCK):
             return  # end of archive (what follows is padding)
-        stored = _number(header[148:156])
-        if stored != sum(header) - sum(header[148:156]) + 8 * 32:
+        field = header[148:156]
+        if _number(field) != sum(header) - sum(field) + 8 * 32:
             raise TarError("not a tar archive" if first else "a member header is damaged")
         first = False
         size = _number(header[124:136])
