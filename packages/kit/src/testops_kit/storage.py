@@ -370,6 +370,37 @@ def _remove_with_empty_parents(path: Path, root: Path) -> None:
         parent = parent.parent
 
 
+class _ClientErrors:
+    """The aioboto3 client, with failures of the store (not a missing key) raised as
+    :class:`StorageUnavailable` so that a client sees 503, not 500."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get_paginator(self, name: str) -> Any:
+        return self._client.get_paginator(name)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                return await method(*args, **kwargs)
+            except ClientError as exc:
+                if _is_missing(exc):
+                    raise
+                code = exc.response.get("Error", {}).get("Code", "error")
+                raise StorageUnavailable(f"Object storage refused {name}: {code}.") from exc
+            except BotoCoreError as exc:
+                raise StorageUnavailable(
+                    f"Object storage cannot be reached ({type(exc).__name__})."
+                ) from exc
+
+        return call
+
+
 class S3Storage(Storage):
     """Objects in an S3 bucket under an optional prefix, through aioboto3."""
 
@@ -500,8 +531,17 @@ class S3Storage(Storage):
             raise StorageUnavailable(f"{len(answer['Errors'])} objects could not be deleted.")
 
     async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         paginator = self._client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+        pages = aiter(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix))
+        while True:
+            try:
+                page = await anext(pages)
+            except StopAsyncIteration:
+                return
+            except (BotoCoreError, ClientError) as exc:
+                raise StorageUnavailable(f"Object storage cannot list {prefix!r}.") from exc
             for item in page.get("Contents", []):
                 yield ObjectInfo(
                     item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"]
@@ -582,7 +622,7 @@ async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
                 ),
             )
         )
-        s3 = S3Storage(client, location, prefix)
+        s3 = S3Storage(_ClientErrors(client), location, prefix)
         log.info("storage_ready", storage=s3.description, endpoint=settings.s3_endpoint_url)
         yield s3
 
