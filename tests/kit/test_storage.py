@@ -531,3 +531,31 @@ async def test_the_s3_secret_never_appears_in_the_log_output(
     assert secret not in repr(events)
     assert caplog.records  # botocore logged its requests at debug level
     assert secret not in caplog.text
+
+
+# Writes a dead process never finished
+
+
+async def test_unfinished_multipart_writes_are_aborted_on_s3(
+    s3_settings: dict[str, Any],
+) -> None:
+    settings = StorageSettings(
+        **{**s3_settings, "storage_url": f"s3://{testing.TEST_BUCKET}/unfinished"}
+    )
+    async with _s3_session().client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing-secret",
+    ) as client:
+        await client.create_multipart_upload(
+            Bucket=testing.TEST_BUCKET, Key="unfinished/attachments/ab/abc"
+        )
+
+    # moto reports every upload as begun in 2010, so only the abort itself can be checked here.
+    async with open_storage(settings) as storage:
+        aborted = await storage.abort_incomplete_writes(older_than_s=0)
+
+    assert aborted == 1
+    assert await leftovers(settings) == []

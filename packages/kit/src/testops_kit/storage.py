@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -207,6 +207,11 @@ class Storage(ABC):
     async def presigned_get_url(self, key: str, *, expires_s: int = 3600) -> str | None:
         """A URL that reads ``key`` without credentials for a while; None where unsupported."""
         return None
+
+    async def abort_incomplete_writes(self, *, older_than_s: int) -> int:
+        """Drop writes that were begun that long ago and never finished (a process died while
+        writing); returns how many. Local folders clear theirs when opened."""
+        return 0
 
     @abstractmethod
     async def check(self) -> None:
@@ -546,6 +551,24 @@ class S3Storage(Storage):
                 yield ObjectInfo(
                     item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"]
                 )
+
+    async def abort_incomplete_writes(self, *, older_than_s: int) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        aborted = 0
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        try:
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < cutoff:
+                        await self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable("Object storage cannot list unfinished writes.") from exc
+        return aborted
 
     async def presigned_get_url(self, key: str, *, expires_s: int = 3600) -> str | None:
         url: str = await self._client.generate_presigned_url(

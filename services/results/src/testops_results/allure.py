@@ -67,7 +67,13 @@ def md5(text: str) -> str:
 
 
 def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    # PostgreSQL text cannot hold NUL; a NUL in a name or message becomes U+FFFD.
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+text_of = _string
 
 
 def _int(value: Any) -> int | None:
@@ -117,7 +123,7 @@ class AttachmentRef:
     content_type: str | None
 
 
-def _labels(raw: Any) -> list[dict[str, str]]:
+def convert_labels(raw: Any) -> list[dict[str, str]]:
     labels: list[dict[str, str]] = []
     for label in raw if isinstance(raw, list) else []:
         if not isinstance(label, dict):
@@ -136,7 +142,7 @@ def _labels(raw: Any) -> list[dict[str, str]]:
     return labels
 
 
-def _parameters(raw: Any) -> list[dict[str, Any]]:
+def convert_parameters(raw: Any) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
     for parameter in raw if isinstance(raw, list) else []:
         if not isinstance(parameter, dict) or not _string(parameter.get("name")):
@@ -224,7 +230,7 @@ def convert_steps(raw: Any) -> list[dict[str, Any]]:
                 "start": start,
                 "stop": stop,
                 "duration_ms": duration,
-                "parameters": _parameters(step.get("parameters")),
+                "parameters": convert_parameters(step.get("parameters")),
                 "steps": convert_steps(step.get("steps")),
                 "attachments": convert_attachments(step.get("attachments")),
             }
@@ -276,16 +282,19 @@ def _catalog_case_id(labels: list[dict[str, str]]) -> int | None:
 class ParsedResult:
     uuid: str
     row: dict[str, Any]
-    labels: list[dict[str, str]]
     refs: list[AttachmentRef] = field(default_factory=list)
 
 
-def parse_result(raw: Any, file_name: str) -> ParsedResult:
-    """A ``*-result.json`` document as a row of ``test_results`` (without ``run_id``)."""
+def parse_result(raw: Any, file_name: str, text: str) -> ParsedResult:
+    """A ``*-result.json`` document as a row of ``test_results`` (without ``run_id``).
+
+    ``text`` is the file itself: it is kept as the row's ``document``, and what the columns do
+    not hold (steps, links, attachments, …) is read from it when the result is asked for.
+    """
     if not isinstance(raw, dict):
         raise ValueError("a result file holds a JSON object")
-    labels = _labels(raw.get("labels"))
-    parameters = _parameters(raw.get("parameters"))
+    labels = convert_labels(raw.get("labels"))
+    parameters = convert_parameters(raw.get("parameters"))
     details = _status_details(raw.get("statusDetails"))
     start, stop, duration = timings(raw.get("start"), raw.get("stop"))
     uuid = _string(raw.get("uuid")) or file_name.removesuffix("-result.json")
@@ -307,26 +316,17 @@ def parse_result(raw: Any, file_name: str) -> ParsedResult:
         "is_retry": False,
         "description": _string(raw.get("description")),
         "label_keys": list(dict.fromkeys(f"{label['name']}:{label['value']}" for label in labels)),
-        "details": {
-            "labels": labels,
-            "parameters": parameters,
-            # As the file has them; normalised when read (GET /results/{id}).
-            "links": _list(raw.get("links")),
-            "steps": _list(raw.get("steps")),
-            "attachments": _list(raw.get("attachments")),
-            "description_html": _string(raw.get("descriptionHtml")),
-            "allure_test_case_id": _string(raw.get("testCaseId")),
-        },
+        "document": text,
     }
-    return ParsedResult(uuid=row["uuid"], row=row, labels=labels, refs=attachment_refs(raw))
+    return ParsedResult(uuid=row["uuid"], row=row, refs=attachment_refs(raw))
 
 
 @dataclass(slots=True)
 class ParsedContainer:
     uuid: str
     children: list[str]
-    befores: list[dict[str, Any]]
-    afters: list[dict[str, Any]]
+    has_fixtures: bool
+    document: str
     refs: list[AttachmentRef]
 
 
@@ -353,22 +353,24 @@ def convert_fixtures(raw: Any) -> list[dict[str, Any]]:
     return fixtures
 
 
-def parse_container(raw: Any, file_name: str) -> ParsedContainer:
-    """A ``*-container.json`` document; only children with fixtures matter to a run."""
+def parse_container(raw: Any, file_name: str, text: str) -> ParsedContainer:
+    """A ``*-container.json`` document; only children with fixtures matter to a run.
+
+    ``text`` is the file itself; its fixtures are read from it when a child result is asked for.
+    """
     if not isinstance(raw, dict):
         raise ValueError("a container file holds a JSON object")
     children_raw = raw.get("children")
-    children = [
-        child[:255]
-        for child in (children_raw if isinstance(children_raw, list) else ())
-        if isinstance(child, str)
-    ]
+    children: list[str] = []
+    for child in children_raw if isinstance(children_raw, list) else ():
+        if child_id := _string(child):
+            children.append(child_id[:255])
     befores, afters = _list(raw.get("befores")), _list(raw.get("afters"))
     return ParsedContainer(
         uuid=(_string(raw.get("uuid")) or file_name.removesuffix("-container.json"))[:255],
         children=children,
-        befores=befores,
-        afters=afters,
+        has_fixtures=bool(befores or afters),
+        document=text,
         refs=attachment_refs(*befores, *afters) if children else [],
     )
 

@@ -113,8 +113,8 @@ class TestResult(Base):
     description: Mapped[str | None] = mapped_column(Text)
     label_keys: Mapped[list[str]] = mapped_column(LabelKeys, default=list)
     """``name:value`` of every label, for label filters (a GIN index on PostgreSQL)."""
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """labels, parameters, links, steps, attachments, description_html: as read from the file."""
+    document: Mapped[str] = mapped_column(Text)
+    """The result file as uploaded: steps, links, attachments, … are read from it on demand."""
 
 
 # Label filters: PostgreSQL answers `label_keys @> ARRAY[...]` from this index; SQLite, an
@@ -133,8 +133,8 @@ class Container(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     uuid: Mapped[str] = mapped_column(String(NAME_MAX))
-    befores: Mapped[list[Any]] = mapped_column(default=list)
-    afters: Mapped[list[Any]] = mapped_column(default=list)
+    document: Mapped[str] = mapped_column(Text)
+    """The container file as uploaded: its befores and afters are read from it on demand."""
 
 
 class ContainerChild(Base):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator
 
@@ -102,6 +103,12 @@ async def list_run_results(
     )
 
 
+def _document(text: str) -> dict[str, Any]:
+    """A stored file as JSON; it was an object when it was uploaded."""
+    parsed = orjson.loads(text)
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def _moment(ms: int | None) -> datetime | None:
     if ms is None:
         return None
@@ -177,12 +184,12 @@ async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
     result = await repository.get(session, result_id)
     if result is None:
         raise ResultNotFound(f"No result {result_id}.")
-    details = result.details
-    containers = await repository.fixtures_of(session, result)
-    befores = [f for container in containers for f in allure.convert_fixtures(container.befores)]
-    afters = [f for container in containers for f in allure.convert_fixtures(container.afters)]
-    steps = allure.convert_steps(details.get("steps"))
-    attachments = allure.convert_attachments(details.get("attachments"))
+    document = _document(result.document)
+    containers = [_document(c.document) for c in await repository.fixtures_of(session, result)]
+    befores = [f for c in containers for f in allure.convert_fixtures(c.get("befores"))]
+    afters = [f for c in containers for f in allure.convert_fixtures(c.get("afters"))]
+    steps = allure.convert_steps(document.get("steps"))
+    attachments = allure.convert_attachments(document.get("attachments"))
     sources = [
         *_sources([{"attachments": attachments, "steps": steps}]),
         *_sources(befores),
@@ -203,10 +210,10 @@ async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
                 known=result.known,
             ),
             "description": result.description,
-            "description_html": details.get("description_html"),
-            "labels": details.get("labels", []),
-            "parameters": details.get("parameters", []),
-            "links": allure.convert_links(details.get("links")),
+            "description_html": allure.text_of(document.get("descriptionHtml")),
+            "labels": allure.convert_labels(document.get("labels")),
+            "parameters": allure.convert_parameters(document.get("parameters")),
+            "links": allure.convert_links(document.get("links")),
             "steps": _steps(steps, found),
             "attachments": _refs(attachments, found),
             "befores": _fixtures(befores, found),

@@ -97,8 +97,11 @@ async def release(database: Database, storage: Storage, upload_id: str) -> int:
             await session.execute(
                 select(Blob.sha256).where(Blob.sha256.in_(batch)).with_for_update()
             )
+        gone = await session.execute(delete(Upload).where(Upload.id == upload_id))
+        if gone.rowcount != 1:  # type: ignore[attr-defined]
+            # It landed (or was released) meanwhile: its objects belong to a run now.
+            return 0
         await session.execute(delete(UploadBlob).where(UploadBlob.upload_id == upload_id))
-        await session.execute(delete(Upload).where(Upload.id == upload_id))
         orphans = await _unreferenced(session, shas)
         for batch in _batches(orphans):
             await session.execute(delete(Blob).where(Blob.sha256.in_(batch)))
@@ -128,6 +131,8 @@ async def _unreferenced(session: AsyncSession, shas: Sequence[str]) -> list[str]
 
 
 def _abandoned(upload_owner: str, heartbeat_age: timedelta, lease: timedelta) -> bool:
+    if upload_owner == owner():
+        return False  # ours: this process finishes or releases it itself
     if heartbeat_age > lease:
         return True
     host, _, rest = upload_owner.partition(":")
@@ -140,8 +145,17 @@ def _abandoned(upload_owner: str, heartbeat_age: timedelta, lease: timedelta) ->
     return not pid_alive(pid)
 
 
+INCOMPLETE_WRITE_AGE_S = 3600
+"""Unfinished multipart writes older than this were left by a process that died."""
+
+
 async def sweep(database: Database, storage: Storage, *, lease_s: int) -> int:
-    """Release every upload whose process is gone or silent for longer than the lease."""
+    """Release every upload whose process is gone or silent for longer than the lease, and
+    drop object writes that a dead process never finished."""
+    with contextlib.suppress(Exception):
+        aborted = await storage.abort_incomplete_writes(older_than_s=INCOMPLETE_WRITE_AGE_S)
+        if aborted:
+            log.info("incomplete_writes_aborted", writes=aborted)
     now = utcnow()
     lease = timedelta(seconds=lease_s)
     async with database.session() as session:

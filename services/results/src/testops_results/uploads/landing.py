@@ -49,9 +49,6 @@ async def land(
     new_run: dict[str, Any] | None,
 ) -> int:
     """Write ``staged`` as a new run (``new_run`` holds its fields) or a shard of ``run_id``."""
-    gone = await session.execute(delete(Upload).where(Upload.id == upload_id))
-    if gone.rowcount != 1:  # type: ignore[attr-defined]
-        raise UploadAbandoned("The upload took too long and was abandoned; send it again.")
     if new_run is not None:
         run = Run(**new_run, status="unknown")
         session.add(run)
@@ -63,7 +60,7 @@ async def land(
         if found is None:
             raise RunNotFound(f"No run {run_id}.")
         run = found
-    await _insert_results(session, run.id, staged)
+    await _insert_results(session, run.id, staged, new_run=new_run is not None)
     await _insert_containers(session, run.id, staged)
     await _upsert_attachments(session, run.id, staged)
     session.add(
@@ -72,21 +69,30 @@ async def land(
     await _flag_retries(session, run.id, {r.row["history_id"] for r in staged.results})
     await _merge_metadata(run, staged)
     await refresh_stats(session, run)
+    # Last, so that the upload's heartbeat goes on while the rows go in. Gone means another
+    # process judged it abandoned and released it: nothing of it may land then.
+    gone = await session.execute(delete(Upload).where(Upload.id == upload_id))
+    if gone.rowcount != 1:  # type: ignore[attr-defined]
+        raise UploadAbandoned("The upload took too long and was abandoned; send it again.")
     await session.flush()
     return run.id
 
 
-async def _insert_results(session: AsyncSession, run_id: int, staged: Staged) -> None:
+async def _insert_results(
+    session: AsyncSession, run_id: int, staged: Staged, *, new_run: bool
+) -> None:
     # A uuid seen twice: the later file wins, as in Allure, also over an earlier shard.
     latest = {result.uuid: result for result in staged.results}
     results = list(latest.values())
-    uuids = list(latest)
-    for start in range(0, len(uuids), BATCH):
-        await session.execute(
-            delete(TestResult).where(
-                TestResult.run_id == run_id, TestResult.uuid.in_(uuids[start : start + BATCH])
-            )
+    if not new_run:
+        existing = await session.execute(
+            select(TestResult.id, TestResult.uuid).where(TestResult.run_id == run_id)
         )
+        replaced = [row.id for row in existing if row.uuid in latest]
+        for start in range(0, len(replaced), BATCH):
+            await session.execute(
+                delete(TestResult).where(TestResult.id.in_(replaced[start : start + BATCH]))
+            )
     # Ids in file order: the order Allure breaks ties between retries by.
     ids = await allocate_ids(session, TestResult, len(results))
     columns = ["id", "run_id", *RESULT_COLUMNS]
@@ -102,14 +108,14 @@ async def _insert_results(session: AsyncSession, run_id: int, staged: Staged) ->
 
 
 async def _insert_containers(session: AsyncSession, run_id: int, staged: Staged) -> None:
-    kept = [c for c in staged.containers if c.children and (c.befores or c.afters)]
+    kept = staged.containers
     ids = await allocate_ids(session, Container, len(kept))
     await bulk_insert(
         session,
         Container,
-        ["id", "run_id", "uuid", "befores", "afters"],
+        ["id", "run_id", "uuid", "document"],
         [
-            (container_id, run_id, c.uuid, c.befores, c.afters)
+            (container_id, run_id, c.uuid, c.document)
             for container_id, c in zip(ids, kept, strict=True)
         ],
     )
@@ -173,18 +179,17 @@ def _winner_key(row: Any) -> tuple[bool, int, int]:
 
 
 async def _flag_retries(session: AsyncSession, run_id: int, history_ids: set[str | None]) -> None:
-    wanted = sorted(h for h in history_ids if h is not None)
+    wanted = {h for h in history_ids if h is not None}
     groups: dict[str, list[Any]] = defaultdict(list)
-    for start in range(0, len(wanted), BATCH):
-        found = await session.execute(
-            select(
-                TestResult.id, TestResult.history_id, TestResult.start_ms, TestResult.is_retry
-            ).where(
-                TestResult.run_id == run_id,
-                TestResult.history_id.in_(wanted[start : start + BATCH]),
-            )
-        )
-        for row in found:
+    # The run's rows by its index, filtered here: a long IN list would be planned generically
+    # by PostgreSQL after a few uploads, and then scanned.
+    found = await session.execute(
+        select(
+            TestResult.id, TestResult.history_id, TestResult.start_ms, TestResult.is_retry
+        ).where(TestResult.run_id == run_id, TestResult.history_id.is_not(None))
+    )
+    for row in found:
+        if row.history_id in wanted:
             groups[row.history_id].append(row)
     now_retry: list[int] = []
     now_counted: list[int] = []

@@ -111,9 +111,13 @@ class Ingestor:
         try:
             began = time.perf_counter()
             await self._claim(upload_id, staged)
-            # Objects are written while the rows go in; the transaction commits once both are
-            # done, so a run is never visible before its attachments.
-            store = asyncio.create_task(self._store(upload_id, staged))
+            # On PostgreSQL objects are written while the rows go in, and the transaction
+            # commits once both are done, so a run is never visible before its attachments.
+            # SQLite has one writer at a time: objects first, then the short transaction.
+            concurrent = self.database.dialect != "sqlite"
+            if not concurrent:
+                await self._store(upload_id, staged)
+            store = asyncio.create_task(self._store(upload_id, staged) if concurrent else _done())
             try:
                 async with self.database.session(write=True) as session:
                     landed_run = await land(
@@ -187,6 +191,10 @@ class Ingestor:
             objects=written + 1,
             seconds=round(time.perf_counter() - began, 3),
         )
+
+
+async def _done() -> None:
+    return None
 
 
 def check_files(files: Sequence[IncomingFile]) -> None:

@@ -208,9 +208,11 @@ class _Stager:
 
     def _document(self, name: str, kind: str, document: Any, data: bytes) -> None:
         if kind == "result":
-            self.staged.results.append(allure.parse_result(document, name))
+            self.staged.results.append(allure.parse_result(document, name, data.decode()))
         elif kind == "container":
-            self.staged.containers.append(allure.parse_container(document, name))
+            container = allure.parse_container(document, name, data.decode())
+            if container.children and container.has_fixtures:
+                self.staged.containers.append(container)
         elif kind == "executor":
             if not isinstance(document, dict):
                 raise ValueError("executor.json holds a JSON object")

@@ -38,6 +38,8 @@ class _Source:
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
         head = stream.read(2)
+        if len(head) == 1:  # a raw stream may answer fewer bytes than asked
+            head += stream.read(1)
         self._gzip = head == b"\x1f\x8b"
         self._inflater = zlib.decompressobj(wbits=47) if self._gzip else None
         self._pending = head
@@ -46,29 +48,35 @@ class _Source:
         self._eof = False
 
     def _fill(self, wanted: int) -> None:
-        while len(self._buffer) - self._offset < wanted and not self._eof:
+        # Pieces are joined once: a large member read whole is not copied once per chunk.
+        parts = [self._buffer[self._offset :]]
+        have = len(parts[0])
+        self._offset = 0
+        while have < wanted and not self._eof:
             raw = self._pending or self._stream.read(CHUNK)
             self._pending = b""
-            rest = self._buffer[self._offset :]
-            self._offset = 0
             if not raw:
-                tail = self._inflater.flush() if self._inflater is not None else b""
-                self._buffer = rest + tail
+                if self._inflater is not None:
+                    parts.append(self._inflater.flush())
                 self._eof = True
                 break
             if self._inflater is None:
-                self._buffer = rest + raw
+                parts.append(raw)
+                have += len(raw)
                 continue
             try:
-                parts = [rest, self._inflater.decompress(raw)]
+                # At most CHUNK out per call: a small stream of zeros inflates to gigabytes.
+                out = self._inflater.decompress(raw, CHUNK)
+                self._pending = self._inflater.unconsumed_tail
                 # Concatenated gzip members make one stream.
-                while self._inflater.eof and self._inflater.unused_data:
-                    leftover = self._inflater.unused_data
+                if self._inflater.eof and self._inflater.unused_data:
+                    self._pending = self._inflater.unused_data
                     self._inflater = zlib.decompressobj(wbits=47)
-                    parts.append(self._inflater.decompress(leftover))
             except zlib.error as exc:
                 raise TarError(f"not a readable gzip stream: {exc}") from None
-            self._buffer = b"".join(parts)
+            parts.append(out)
+            have += len(out)
+        self._buffer = b"".join(parts)
 
     def read(self, size: int) -> bytes:
         if len(self._buffer) - self._offset < size:

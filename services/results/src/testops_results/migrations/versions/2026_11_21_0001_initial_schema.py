@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 10:18:28.556698
+Create Date: 2026-11-21 10:39:01.814637
 """
 
 from collections.abc import Sequence
@@ -96,8 +96,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("uuid", sa.String(length=255), nullable=False),
-        sa.Column("befores", sa.JSON(), nullable=False),
-        sa.Column("afters", sa.JSON(), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.id"], name=op.f("fk_containers_run_id_runs"), ondelete="CASCADE"
         ),
@@ -146,7 +145,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.ARRAY(sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.id"], name=op.f("fk_test_results_run_id_runs"), ondelete="CASCADE"
         ),
