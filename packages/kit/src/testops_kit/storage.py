@@ -296,6 +296,55 @@ class LocalStorage(Storage):
 
         return await anyio.to_thread.run_sync(copy)
 
+    async def put_many(
+        self, parts: Sequence[FilePart], *, skip_existing: bool = False, concurrency: int = 8
+    ) -> int:
+        # Small files are written faster by a few threads taking a share each than by
+        # several thread hops per file.
+        shares = [parts[index::concurrency] for index in range(min(concurrency, len(parts)))]
+        counts: list[int] = []
+
+        async def put_share(share: Sequence[FilePart]) -> None:
+            counts.append(await anyio.to_thread.run_sync(self._put_share, share, skip_existing))
+
+        async with anyio.create_task_group() as group:
+            for share in shares:
+                group.start_soon(put_share, share)
+        return sum(counts)
+
+    def _put_share(self, parts: Sequence[FilePart], skip_existing: bool) -> int:
+        written = 0
+        sources: dict[Path, Any] = {}
+        try:
+            for part in parts:
+                target = self._path(part.key)
+                if skip_existing and target.is_file():
+                    continue
+                source = sources.get(part.path)
+                if source is None:
+                    source = sources[part.path] = part.path.open("rb")
+                staging = self._staging_file()
+                try:
+                    with staging.open("wb") as out:
+                        source.seek(part.offset)
+                        left = part.length
+                        while left > 0:
+                            chunk = source.read(min(CHUNK_SIZE, left))
+                            if not chunk:
+                                raise OSError(f"{part.path} ends before {part.length} bytes")
+                            out.write(chunk)
+                            left -= len(chunk)
+                    _move_into_place(staging, target)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        staging.unlink()
+                    raise
+                written += 1
+        finally:
+            for source in sources.values():
+                source.close()
+        return written
+
     async def open(
         self, key: str, *, start: int | None = None, end: int | None = None
     ) -> ObjectStream:
