@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import gc
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
 
 from testops_kit.logging import configure_logging, get_logger
-from testops_kit.settings import ServiceSettings
+from testops_kit.migrations import upgrade
+from testops_kit.settings import DatabaseSettings, ServiceSettings
+
+S = TypeVar("S", bound=DatabaseSettings)
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -31,3 +39,33 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def database_service_main(
+    *,
+    prog: str,
+    description: str,
+    settings_class: type[S],
+    create_app: Callable[[S], FastAPI],
+    migrations: Path,
+    argv: list[str] | None = None,
+) -> None:
+    """The command line of a service that owns a database: ``serve`` (default) or ``migrate``.
+
+    ``migrate`` applies the migrations and exits: the deploy step before new replicas start.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate"],
+        help="serve (default) or migrate the database to the newest revision and exit",
+    )
+    args = parser.parse_args(argv)
+    settings = settings_class()
+    if args.command == "migrate":
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        asyncio.run(upgrade(migrations, settings.resolved_database_url))
+        return
+    serve(create_app(settings), settings)

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
 from testops_catalog.main import MIGRATIONS, create_app
 from testops_catalog.settings import CatalogSettings
-from testops_kit.logging import configure_logging
-from testops_kit.migrations import upgrade
-from testops_kit.server import serve
+from testops_kit.server import database_service_main
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="testops-catalog", description="TestOps catalog service (settings: TESTOPS_CATALOG_*)."
+    database_service_main(
+        prog="testops-catalog",
+        description="TestOps catalog service (settings: TESTOPS_CATALOG_*).",
+        settings_class=CatalogSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        argv=argv,
     )
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="serve",
-        choices=["serve", "migrate"],
-        help="serve (default) or migrate the database to the newest revision and exit",
-    )
-    args = parser.parse_args(argv)
-    settings = CatalogSettings()
-    if args.command == "migrate":
-        configure_logging(level=settings.log_level, fmt=settings.log_format)
-        asyncio.run(upgrade(MIGRATIONS, settings.resolved_database_url))
-        return
-    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":
