@@ -15,11 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartParser
 
 from testops_kit.errors import InvalidRequest, field_error
 from testops_kit.schemas import reject_nul
 from testops_results.uploads.errors import UploadTooLarge
 from testops_results.uploads.service import IncomingFile
+
+# A part stays in memory until it passes this size, then moves to a temporary file. Starlette's
+# 1 MiB would let 10,000 files of up to 1 MiB each sit in memory at once; at 16 KiB a result
+# file usually stays in memory and an attachment goes to disk.
+MultiPartParser.spool_max_size = 16 * 1024
 
 FILES_FIELD = "files"
 TEXT_FIELDS = ("run_name", "branch", "commit", "ci_url", "execution_id")
