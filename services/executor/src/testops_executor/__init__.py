@@ -1,0 +1,1 @@
+"""TestOps executor: runs a repository's pytest suite and uploads its Allure results."""

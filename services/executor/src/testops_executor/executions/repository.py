@@ -1,0 +1,76 @@
+"""Every query of /executions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from testops_executor.models import Execution, LogChunk
+from testops_kit.pagination import Keyset
+
+NEWEST_FIRST = Keyset("executions_newest", Execution.created_at, Execution.id, descending=True)
+FINISHED = ("completed", "failed", "cancelled")
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Execution).where(Execution.status == "pending")
+        )
+        or 0
+    )
+
+
+async def queue_positions(session: AsyncSession) -> dict[str, int]:
+    """Each pending execution's place in the queue, 1 for the next one."""
+    ids = (
+        await session.scalars(
+            select(Execution.id)
+            .where(Execution.status == "pending")
+            .order_by(Execution.created_at, Execution.id)
+        )
+    ).all()
+    return {execution_id: place for place, execution_id in enumerate(ids, start=1)}
+
+
+async def list_executions(
+    session: AsyncSession, *, statuses: Sequence[str], cursor: str | None, limit: int
+) -> tuple[list[Execution], str | None]:
+    statement: Select[Execution] = select(Execution)
+    if statuses:
+        statement = statement.where(Execution.status.in_(statuses))
+    rows = (
+        await session.scalars(NEWEST_FIRST.paginate(statement, cursor=cursor, limit=limit))
+    ).all()
+    return NEWEST_FIRST.page(rows, limit=limit, key=lambda e: (e.created_at, e.id))
+
+
+async def current(session: AsyncSession) -> Execution | None:
+    return await session.scalar(
+        select(Execution)
+        .where(Execution.status == "running")
+        .order_by(Execution.started_at, Execution.id)
+        .limit(1)
+    )
+
+
+async def clear_finished(session: AsyncSession) -> None:
+    finished = select(Execution.id).where(Execution.status.in_(FINISHED))
+    await session.execute(delete(LogChunk).where(LogChunk.execution_id.in_(finished)))
+    await session.execute(delete(Execution).where(Execution.status.in_(FINISHED)))
+
+
+async def log_bytes(session: AsyncSession, execution_id: str, offset: int) -> bytes:
+    """The log from byte ``offset`` to what is stored now."""
+    chunks = (
+        await session.execute(
+            select(LogChunk.offset, LogChunk.data)
+            .where(LogChunk.execution_id == execution_id)
+            .where(LogChunk.offset + func.length(LogChunk.data) > offset)
+            .order_by(LogChunk.offset)
+        )
+    ).all()
+    parts = [data[max(0, offset - start) :] for start, data in chunks]
+    return b"".join(parts)

@@ -1,0 +1,106 @@
+"""What a request may ask the executor to run: repository URLs, branches, suite paths and
+pytest options, each checked before anything is queued."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+Scalar = str | int | float | bool
+
+
+class RepoNotAllowed(ValueError):
+    """The URL's scheme or host is not among those allowed."""
+
+
+def check_repo_url(url: str, *, schemes: Sequence[str], hosts: Sequence[str]) -> str:
+    """The URL, when git may clone it under the settings; else :class:`RepoNotAllowed`."""
+    if "::" in url or url.startswith("-") or any(c in url for c in "\x00\n\r"):
+        # `ext::sh -c …` and other transport helpers run commands.
+        raise RepoNotAllowed("transport helpers (`<name>::…`) are not allowed")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if not scheme or scheme not in schemes:
+        allowed = ", ".join(schemes) or "none"
+        raise RepoNotAllowed(
+            f"the scheme {scheme or '(none)'!r} is not allowed (allowed: {allowed})"
+        )
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise RepoNotAllowed("a file URL names an absolute path: file:///path/to/repo.git")
+        return url
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise RepoNotAllowed("the URL names no host")
+    if parts.password:
+        raise RepoNotAllowed(
+            "credentials do not belong in the URL; the executor's settings hold them"
+        )
+    if hosts and host not in hosts:
+        raise RepoNotAllowed(f"the host {host!r} is not allowed")
+    return url
+
+
+def check_branch(branch: str) -> str:
+    """A branch git accepts as a branch name and no option: ``git check-ref-format --branch``."""
+    if not branch or branch.startswith("-"):
+        raise ValueError("must be a branch name, not an option")
+    answer = subprocess.run(  # a pure check of the name; no repository involved
+        ["git", "check-ref-format", "--branch", branch],
+        capture_output=True,
+        check=False,
+        timeout=10,
+    )
+    if answer.returncode != 0:
+        raise ValueError("is not a valid branch name")
+    return branch
+
+
+def check_suite_name(name: str) -> str:
+    """A path inside the checkout (a folder, a file, or `file::test`), never an option."""
+    if not name or name.startswith("-") or "\x00" in name or "\\" in name:
+        raise ValueError("must be a path inside the repository, not an option")
+    path_part = name.split("::", 1)[0]
+    path = PurePosixPath(path_part)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError("must stay inside the repository")
+    return name
+
+
+def check_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Keys that can only be option names; values that are scalars or lists of scalars."""
+    for key, value in params.items():
+        if not PARAM_KEY.match(key):
+            raise ValueError(f"{key!r} is not an option name (letters, digits, - and _)")
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if not isinstance(item, Scalar) or (isinstance(item, str) and "\x00" in item):
+                raise ValueError(f"{key!r} takes text, numbers, true/false or a list of them")
+            if len(key) == 1 and isinstance(item, str) and item.startswith("-"):
+                # `-k -x` would hand pytest another option.
+                raise ValueError(f"the value of {key!r} must not start with '-'")
+    return params
+
+
+def pytest_options(params: dict[str, Any]) -> list[str]:
+    """``{"k": "login"}`` → ``-k login``; ``{"maxfail": 5}`` → ``--maxfail=5``; ``{"x": true}``
+    → ``-x``; false leaves the option out; lists repeat it. A value is always its own
+    argument or joined after ``=``, so it can never be read as another option."""
+    options: list[str] = []
+    for key, value in params.items():
+        flag = f"-{key}" if len(key) == 1 else f"--{key}"
+        for item in value if isinstance(value, list) else [value]:
+            if item is True:
+                options.append(flag)
+            elif item is False:
+                continue
+            elif len(key) == 1:
+                options.extend([flag, str(item)])
+            else:
+                options.append(f"{flag}={item}")
+    return options
