@@ -23,10 +23,11 @@ uv: ## Install uv when it is missing (from PyPI)
 install: uv ## Install the locked dependencies into .venv
 	$(UV) sync --locked
 
-run: install ## Start TestOps: catalog on http://127.0.0.1:8001, results on :8002 (Ctrl-C stops both)
+run: install ## Start TestOps: catalog :8001, results :8002, executor :8003 (Ctrl-C stops all)
 	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
-	$(UV) run testops-catalog 2>&1 | sed -u 's/^/catalog | /' & \
-	$(UV) run testops-results 2>&1 | sed -u 's/^/results | /' & \
+	$(UV) run testops-catalog 2>&1 | sed -u 's/^/catalog  | /' & \
+	$(UV) run testops-results 2>&1 | sed -u 's/^/results  | /' & \
+	$(UV) run testops-executor 2>&1 | sed -u 's/^/executor | /' & \
 	wait
 
 test: install ## Run the test suite on SQLite, and on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
@@ -53,6 +54,7 @@ fmt: install ## Format and fix what ruff can
 migrate: install ## Apply migrations to the configured databases
 	$(UV) run testops-catalog migrate
 	$(UV) run testops-results migrate
+	$(UV) run testops-executor migrate
 
 bench: install ## Run the benchmarks on PostgreSQL (TESTOPS_BENCH_POSTGRES_URL, default: local server)
 	$(UV) run python bench/catalog_list.py
