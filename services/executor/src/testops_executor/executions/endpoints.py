@@ -136,7 +136,10 @@ async def clear_executions(session: SessionDep) -> Response:
 @router.get(
     "/current",
     summary="The running execution",
-    responses={204: {"description": "Nothing is running."}},
+    responses={
+        200: {"model": ExecutionOut, "description": "The running execution."},
+        204: {"description": "Nothing is running."},
+    },
 )
 async def get_current_execution(session: SessionDep) -> Response:
     execution = await repository.current(session)
