@@ -85,6 +85,7 @@ async def create_execution(
             f"timeout_s may be at most {settings.max_timeout_s}.",
             errors=[field_error(["body", "timeout_s"], f"at most {settings.max_timeout_s}")],
         )
+    await repository.lock_queue(session)
     if await repository.pending_count(session) >= settings.queue_limit:
         raise QueueFull(f"{settings.queue_limit} executions are waiting; try again later.")
     execution = Execution(
@@ -163,7 +164,10 @@ async def get_execution(execution_id: str, session: SessionDep) -> ExecutionOut:
 async def cancel_execution(execution_id: str, session: SessionDep) -> ExecutionOut:
     """A pending execution is cancelled at once; a running one is stopped (its whole process
     group: TERM, then KILL after the grace period) by the process running it."""
-    execution = await _get(session, execution_id)
+    # Locked: a claim that commits meanwhile is waited for, and its `running` seen.
+    execution = await session.get(Execution, execution_id, with_for_update=True)
+    if execution is None:
+        raise ExecutionNotFound(f"No execution {execution_id}.")
     if execution.status == "pending":
         execution.status = "cancelled"
         execution.outcome = "cancelled"

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from testops_executor.models import Execution
 from testops_executor.pipeline.logs import ExecutionLog
+from testops_executor.pipeline.process import stop_recorded_groups
 from testops_executor.pipeline.runner import Finished, Job, Runner
 from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database, utcnow
@@ -163,8 +164,9 @@ class Slot:
             try:
                 finished = await work
             except asyncio.CancelledError:
-                if not cancelled.is_set():
-                    raise
+                current = asyncio.current_task()
+                if not cancelled.is_set() or (current is not None and current.cancelling()):
+                    raise  # the process is stopping, not (only) the user cancelling
                 out.line("cancelled on request")
                 finished = Finished(
                     "cancelled", "cancelled", "cancelled_by_user", commit=runner.commit
@@ -260,4 +262,6 @@ def _sweep_workspaces(root: Path) -> None:
     for folder in root.iterdir():
         pid = folder.name.partition("-")[0]
         if not pid.isdigit() or (int(pid) != os.getpid() and not pid_alive(int(pid))):
+            # A killed executor leaves its suite running otherwise.
+            stop_recorded_groups(folder)
             shutil.rmtree(folder, ignore_errors=True)

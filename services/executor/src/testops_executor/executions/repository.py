@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_executor.models import Execution, LogChunk
@@ -12,6 +12,17 @@ from testops_kit.pagination import Keyset
 
 NEWEST_FIRST = Keyset("executions_newest", Execution.created_at, Execution.id, descending=True)
 FINISHED = ("completed", "failed", "cancelled")
+
+
+QUEUE_LOCK = 0x7E57_0E5E
+"""The PostgreSQL advisory lock that makes "count the pending, then add one" one step."""
+
+
+async def lock_queue(session: AsyncSession) -> None:
+    """Hold the queue until the transaction ends, so concurrent posts respect the limit.
+    SQLite's write transaction (BEGIN IMMEDIATE) already serializes them."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": QUEUE_LOCK})
 
 
 async def pending_count(session: AsyncSession) -> int:

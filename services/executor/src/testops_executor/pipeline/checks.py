@@ -11,6 +11,51 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+PYTEST_OPTIONS = frozenset(
+    {
+        # selection
+        "k",
+        "m",
+        "x",
+        "maxfail",
+        "lf",
+        "last-failed",
+        "ff",
+        "failed-first",
+        "sw",
+        "stepwise",
+        "deselect",
+        "strict-markers",
+        # output
+        "v",
+        "q",
+        "s",
+        "l",
+        "r",
+        "tb",
+        "durations",
+        "durations-min",
+        "capture",
+        "color",
+        "showlocals",
+        "no-header",
+        "no-summary",
+        # common plugins
+        "reruns",
+        "reruns-delay",
+        "only-rerun",
+        "n",
+        "dist",
+        "timeout",
+        "count",
+        "randomly-seed",
+        "p",
+    }
+)
+"""Options a request may pass to pytest. Options that name files or folders (`--junitxml`,
+`--basetemp`, `--alluredir`, `-o`, `-c`, `--rootdir`, …) are not among them: they could write
+outside the workspace. `-p` only takes `no:<plugin>`."""
 Scalar = str | int | float | bool
 
 
@@ -37,7 +82,8 @@ def check_repo_url(url: str, *, schemes: Sequence[str], hosts: Sequence[str]) ->
     host = (parts.hostname or "").lower()
     if not host:
         raise RepoNotAllowed("the URL names no host")
-    if parts.password:
+    if parts.username is not None or parts.password is not None:
+        # A token as the user name is how many hosts take one: it would be stored and logged.
         raise RepoNotAllowed(
             "credentials do not belong in the URL; the executor's settings hold them"
         )
@@ -77,7 +123,11 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     for key, value in params.items():
         if not PARAM_KEY.match(key):
             raise ValueError(f"{key!r} is not an option name (letters, digits, - and _)")
+        if key not in PYTEST_OPTIONS:
+            raise ValueError(f"{key!r} is not among the pytest options that may be passed")
         values = value if isinstance(value, list) else [value]
+        if key == "p" and not all(isinstance(v, str) and v.startswith("no:") for v in values):
+            raise ValueError("'p' may only turn plugins off (`no:<plugin>`)")
         for item in values:
             if not isinstance(item, Scalar) or (isinstance(item, str) and "\x00" in item):
                 raise ValueError(f"{key!r} takes text, numbers, true/false or a list of them")

@@ -24,12 +24,14 @@ class ExecutionLog:
         self._max_bytes = max_bytes
         self._pending = bytearray()
         self._kept = 0
+        self._accepted = 0
         self._truncated = False
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     def write(self, data: bytes) -> None:
-        room = self._max_bytes - self._kept - len(self._pending)
+        # Counted when accepted, not when stored: output that arrives during a flush counts too.
+        room = self._max_bytes - self._accepted
         if room <= 0:
             self._truncated = True
             return
@@ -37,6 +39,7 @@ class ExecutionLog:
             data = data[:room]
             self._truncated = True
         self._pending += data
+        self._accepted += len(data)
 
     def line(self, text: str) -> None:
         """A line of the executor's own, between the commands' output."""

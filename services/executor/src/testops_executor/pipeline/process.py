@@ -21,6 +21,22 @@ class PhaseTimeout(Exception):
     """The command ran past its deadline and was stopped."""
 
 
+GROUPS_FILE = ".process-groups"
+"""In a workspace: the process groups started there, one per line, so that the next start of
+an executor that was killed can stop them."""
+
+
+def stop_recorded_groups(workspace: Path) -> None:
+    """Kill every process group recorded in ``workspace`` (a dead executor's leftovers)."""
+    try:
+        lines = (workspace / GROUPS_FILE).read_text().split()
+    except OSError:
+        return
+    for line in lines:
+        if line.isdigit():
+            _signal_group(int(line), signal.SIGKILL)
+
+
 async def run_command(
     args: Sequence[str],
     *,
@@ -29,6 +45,7 @@ async def run_command(
     log: LogSink,
     timeout_s: float,
     kill_grace_s: float,
+    workspace: Path | None = None,
 ) -> int:
     """Run ``args`` (never through a shell) and return its exit code.
 
@@ -46,6 +63,9 @@ async def run_command(
     )
     assert process.stdout is not None
     stdout = process.stdout
+    if workspace is not None:
+        with (workspace / GROUPS_FILE).open("a") as groups:
+            groups.write(f"{process.pid}\n")
 
     async def pump() -> None:
         while chunk := await stdout.read(64 * 1024):

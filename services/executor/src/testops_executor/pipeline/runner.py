@@ -68,6 +68,7 @@ class Runner:
     results: httpx.AsyncClient
     set_phase: Callable[[str], Awaitable[None]]
     commit: str | None = field(default=None, init=False)
+    _workspace: Path | None = field(default=None, init=False)
 
     def _tools_path(self) -> str:
         folders: list[str] = []
@@ -123,6 +124,7 @@ class Runner:
 
     async def run(self, job: Job, workspace: Path, out: ExecutionLog) -> Finished:
         """Run ``job`` in ``workspace``; the caller removes the workspace."""
+        self._workspace = workspace
         deadline = time.monotonic() + job.timeout_s
         for folder in ("home", "tmp"):
             (workspace / folder).mkdir(parents=True, exist_ok=True)
@@ -188,6 +190,7 @@ class Runner:
             log=out,
             timeout_s=limit_s,
             kill_grace_s=self.settings.kill_grace_s,
+            workspace=self._workspace,
         )
         out.line(f"exit {code} after {time.monotonic() - began:.1f} s")
         return code
