@@ -54,7 +54,9 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        # A request's context starts empty: what the app binds (entity ids) stays with it.
+        # A request's context starts empty, and what the app binds (entity ids) stays with it:
+        # the caller's context is put back afterwards (an in-process client shares its task).
+        outer = structlog.contextvars.get_contextvars()
         structlog.contextvars.clear_contextvars()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
@@ -69,3 +71,5 @@ class RequestContextMiddleware:
                         status=status,
                         duration_ms=round((time.perf_counter() - started) * 1000, 2),
                     )
+                structlog.contextvars.clear_contextvars()
+                structlog.contextvars.bind_contextvars(**outer)
