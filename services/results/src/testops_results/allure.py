@@ -11,6 +11,7 @@ import mimetypes
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Status = Literal["failed", "broken", "passed", "skipped", "unknown"]
@@ -102,6 +103,17 @@ def worst_status(statuses: Iterable[str]) -> Status:
     """The run's status: failed, else broken, else passed, else skipped, else unknown."""
     present = set(statuses)
     return next((status for status in STATUSES if status in present), "unknown")
+
+
+def moment(ms: int | None) -> datetime | None:
+    """An Allure timestamp (ms since the epoch) as a UTC time; None when it has none or no
+    calendar can hold it."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def timings(start: Any, stop: Any) -> tuple[int | None, int | None, int | None]:

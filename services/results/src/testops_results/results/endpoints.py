@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -109,15 +108,6 @@ def _document(text: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _moment(ms: int | None) -> datetime | None:
-    if ms is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ms / 1000, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def _sources(nodes: list[dict[str, Any]]) -> Iterator[str]:
     for node in nodes:
         for attachment in node.get("attachments", []):
@@ -148,8 +138,8 @@ def _steps(steps: list[dict[str, Any]], found: dict[str, Attachment]) -> list[St
             name=step["name"],
             status=step["status"],
             status_details=step["status_details"],
-            started_at=_moment(step.get("start")),
-            finished_at=_moment(step.get("stop")),
+            started_at=allure.moment(step.get("start")),
+            finished_at=allure.moment(step.get("stop")),
             duration_ms=step.get("duration_ms"),
             parameters=step.get("parameters", []),
             steps=_steps(step.get("steps", []), found),
@@ -165,8 +155,8 @@ def _fixtures(fixtures: list[dict[str, Any]], found: dict[str, Attachment]) -> l
             name=fixture["name"],
             status=fixture["status"],
             status_details=fixture["status_details"],
-            started_at=_moment(fixture.get("start")),
-            finished_at=_moment(fixture.get("stop")),
+            started_at=allure.moment(fixture.get("start")),
+            finished_at=allure.moment(fixture.get("stop")),
             duration_ms=fixture.get("duration_ms"),
             steps=_steps(fixture.get("steps", []), found),
             attachments=_refs(fixture.get("attachments", []), found),
@@ -200,8 +190,8 @@ async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
         {
             **_item(result),
             "run_id": result.run_id,
-            "started_at": _moment(result.start_ms),
-            "finished_at": _moment(result.stop_ms),
+            "started_at": allure.moment(result.start_ms),
+            "finished_at": allure.moment(result.stop_ms),
             "status_details": StatusDetails(
                 message=result.message,
                 trace=result.trace,

@@ -4,7 +4,6 @@ labels, containers and attachments, then Allure's retry flags and the run's stat
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -221,15 +220,6 @@ async def _merge_metadata(run: Run, staged: Staged) -> None:
     run.updated_at = utcnow()
 
 
-def _from_ms(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromtimestamp(value / 1000, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 async def refresh_stats(session: AsyncSession, run: Run) -> None:
     """Recount the run's tests from its results, as the Allure 3 CLI's summary counts them."""
     counted = TestResult.run_id == run.id
@@ -265,6 +255,6 @@ async def refresh_stats(session: AsyncSession, run: Run) -> None:
     run.retry_attempts = int(attempts)
     run.retries = int(retried)
     run.status = allure.worst_status(status for status, count in by_status.items() if count)
-    run.started_at = _from_ms(first)
-    run.finished_at = _from_ms(last)
+    run.started_at = allure.moment(first)
+    run.finished_at = allure.moment(last)
     run.duration_ms = max(0, last - first) if first is not None and last is not None else None

@@ -117,7 +117,7 @@ class Ingestor:
             concurrent = self.database.dialect != "sqlite"
             if not concurrent:
                 await self._store(upload_id, staged)
-            store = asyncio.create_task(self._store(upload_id, staged) if concurrent else _done())
+            store = asyncio.create_task(self._store(upload_id, staged)) if concurrent else None
             try:
                 async with self.database.session(write=True) as session:
                     landed_run = await land(
@@ -128,12 +128,13 @@ class Ingestor:
                         run_id=run_id,
                         new_run=new_run,
                     )
-                    await store
+                    if store is not None:
+                        await store
             finally:
-                if not store.done():
-                    store.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await store
+                if store is not None:
+                    store.cancel()  # a no-op once it has finished
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await store
             landed = True
             log.info(
                 "upload_landed",
@@ -191,10 +192,6 @@ class Ingestor:
             objects=written + 1,
             seconds=round(time.perf_counter() - began, 3),
         )
-
-
-async def _done() -> None:
-    return None
 
 
 def check_files(files: Sequence[IncomingFile]) -> None:
