@@ -8,7 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from tests.executor.conftest import StartExecutor
+from tests.executor.conftest import (
+    ExecutorSettingsFactory,
+    StartExecutor,
+    StartExecutorProcess,
+)
 from tests.executor.executor_api import (
     API,
     FINISHED,
@@ -18,6 +22,7 @@ from tests.executor.executor_api import (
     post_execution,
     wait_finished,
     wait_hanging_started,
+    wait_until,
 )
 from tests.executor.repositories import Repos, pid_files
 
@@ -177,3 +182,18 @@ async def test_concurrent_posts_never_queue_more_than_the_limit(
             for execution_id in [*accepted, running["id"]]:
                 await client.post(f"{API}/executions/{execution_id}/cancel")
             await wait_finished(client, running["id"])
+
+
+async def test_an_execution_posted_to_an_idle_executor_starts_without_waiting_for_a_poll(
+    executor_settings: ExecutorSettingsFactory,
+    start_executor_process: StartExecutorProcess,
+    repos: Repos,
+) -> None:
+    """The slot is woken once the new execution can be seen by its claim: with the idle
+    executor's polling ten minutes apart, each execution still leaves the queue at once."""
+    settings = await executor_settings("idle", poll_interval_s=600)
+    client = (await start_executor_process(settings)).client
+    for _ in range(8):
+        created = await post_execution(client, repos.no_tests)
+        await wait_until(client, created["id"], lambda e: e["status"] != "pending", within=20)
+        await wait_finished(client, created["id"])

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from testops_executor.executions import repository
@@ -63,7 +63,11 @@ async def _out(session: SessionDep, execution: Execution) -> ExecutionOut:
     responses=problem_responses(422, 429),
 )
 async def create_execution(
-    data: ExecutionCreate, session: SessionDep, request: Request, response: Response
+    data: ExecutionCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
 ) -> ExecutionOut:
     """The repository is cloned, installed with uv and its suite run with pytest when the
     executor's slot is free; the results go to the results service."""
@@ -104,7 +108,9 @@ async def create_execution(
     )
     session.add(execution)
     await session.flush()
-    request.app.state.slot.wake.set()
+    # The row is committed before the response is sent and background tasks run after it:
+    # woken any sooner, the slot would look for the execution before it can be seen.
+    background.add_task(request.app.state.slot.wake.set)
     response.headers["Location"] = f"/api/v1/executions/{execution.id}"
     return await _out(session, execution)
 
