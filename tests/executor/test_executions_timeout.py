@@ -41,4 +41,5 @@ async def test_a_hanging_suite_times_out_and_no_process_of_it_is_left(
     )
     assert TIMEOUT_S <= took.total_seconds() <= TIMEOUT_S + executor.settings.kill_grace_s + 5
     await wait_gone(pids, within=5)
-    assert "[testops] stopped:" in await log_text(client, created["id"])
+    assert execution["error"].startswith("uv run did not finish within "), execution
+    assert f"[testops] stopped: {execution['error']}" in await log_text(client, created["id"])

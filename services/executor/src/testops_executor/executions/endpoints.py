@@ -91,7 +91,9 @@ async def create_execution(
         )
     await repository.lock_queue(session)
     if await repository.pending_count(session) >= settings.queue_limit:
-        raise QueueFull(f"{settings.queue_limit} executions are waiting; try again later.")
+        raise QueueFull(
+            f"The queue is full ({settings.queue_limit} waiting, the limit); try again later."
+        )
     execution = Execution(
         id=str(uuid.uuid4()),
         status="pending",

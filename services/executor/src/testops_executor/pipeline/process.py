@@ -79,7 +79,8 @@ async def run_command(
             return code
     except TimeoutError:
         await _stop_group(process, kill_grace_s)
-        raise PhaseTimeout(f"{Path(args[0]).name} ran past its {timeout_s:.0f} s") from None
+        command = " ".join([Path(args[0]).name, *args[1:2]])
+        raise PhaseTimeout(f"{command} did not finish within {timeout_s:.0f} s") from None
     except BaseException:
         await asyncio.shield(_stop_group(process, kill_grace_s))
         raise

@@ -134,7 +134,7 @@ class Runner:
         def left(limit: float) -> float:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise PhaseTimeout("the execution ran past its timeout")
+                raise PhaseTimeout(f"the execution did not finish within its {job.timeout_s} s")
             return min(limit, remaining)
 
         try:
