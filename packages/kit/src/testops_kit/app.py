@@ -6,12 +6,15 @@ def create_app(settings: CatalogSettings) -> FastAPI:
         async with open_database(app, settings, MIGRATIONS):
             yield
 
-    return create_service_app(title="TestOps catalog", routers=[...], lifespan=lifespan)
+    return create_service_app(
+        title="TestOps catalog", ..., routers=[...], tags={"test-cases": "..."}, lifespan=lifespan
+    )
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import copy
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,13 @@ from fastapi.routing import APIRoute
 
 from testops_kit import health
 from testops_kit.database import Database, redact_database_url
-from testops_kit.errors import ErrorItem, Problem, install_error_handlers
+from testops_kit.errors import (
+    DATABASE_UNAVAILABLE_DESCRIPTION,
+    ErrorItem,
+    Problem,
+    install_error_handlers,
+    problem_responses,
+)
 from testops_kit.logging import get_logger
 from testops_kit.migrations import upgrade
 from testops_kit.requests import RequestContextMiddleware
@@ -46,8 +55,35 @@ async def bind_entity_ids(request: Request) -> None:
 
 
 def _operation_id(route: APIRoute) -> str:
-    # Endpoint function names are chosen to be unique and readable: create_test_case, ...
+    # Endpoint function names are chosen to be unique across the services (the gateway merges
+    # their documents) and readable: create_test_case, get_case_attachment, ...
     return route.name
+
+
+_FASTAPI_VALIDATION_ERROR_REF = "#/components/schemas/HTTPValidationError"
+
+
+def _problem_validation_errors(schema: dict[str, Any]) -> None:
+    """Make FastAPI's default 422 declarations say what is really sent: a problem; and list
+    every operation's responses by status.
+
+    FastAPI declares its own `HTTPValidationError` body for every operation with parameters
+    that declares no 422 itself, but the kit renders request validation failures as problems
+    (`install_error_handlers`); left alone, generated clients would expect the wrong body.
+    """
+    problem = problem_responses(422)[422]
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            declared = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if declared.get("schema", {}).get("$ref") == _FASTAPI_VALIDATION_ERROR_REF:
+                responses["422"] = copy.deepcopy(problem)
+            # The 503 every /api/v1 operation inherits would come first otherwise.
+            operation["responses"] = dict(sorted(responses.items()))
+    # Only those default declarations referred to them.
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
 
 
 def create_service_app(
@@ -57,8 +93,15 @@ def create_service_app(
     version: str,
     routers: Sequence[APIRouter],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    tags: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the kit's middleware, error handlers, health routes and docs."""
+    """A FastAPI app with the kit's middleware, error handlers, health routes and docs.
+
+    ``tags`` names the tags of the routers' operations, in the order the docs list them, with
+    what each holds; the kit adds its `health` tag.
+    """
+    openapi_tags = [{"name": name, "description": text} for name, text in (tags or {}).items()]
+    openapi_tags.append({"name": health.TAG, "description": health.TAG_DESCRIPTION})
     app = FastAPI(
         title=title,
         description=description,
@@ -67,14 +110,24 @@ def create_service_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        openapi_tags=openapi_tags,
         generate_unique_id_function=_operation_id,
     )
     app.state.readiness_checks = {}
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
+    # Every operation under /api/v1 uses the database, so each can answer 503 when it is busy
+    # or unreachable. An operation that can fail for more reasons (object storage) declares its
+    # own 503, which takes precedence over this one.
+    unavailable = problem_responses(503, descriptions={503: DATABASE_UNAVAILABLE_DESCRIPTION})
     for router in routers:
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(bind_entity_ids)])
+        app.include_router(
+            router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(bind_entity_ids)],
+            responses=unavailable,
+        )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -82,8 +135,10 @@ def create_service_app(
                 title=app.title,
                 version=app.version,
                 description=app.description,
+                tags=app.openapi_tags,
                 routes=app.routes,
             )
+            _problem_validation_errors(schema)
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"

@@ -289,21 +289,45 @@ _RESPONSE_DESCRIPTIONS = {
     409: "Conflict",
     412: "Precondition failed (stale If-Match)",
     413: "Payload too large",
+    416: "Range not satisfiable",
     422: "Validation error",
     429: "Too many requests",
     503: "Service unavailable",
 }
 
+DATABASE_UNAVAILABLE_DESCRIPTION = (
+    "Service unavailable: the database is busy (`database_busy`) or cannot be reached "
+    "(`database_unavailable`); try again after `Retry-After` seconds"
+)
+"""The 503 of an operation that uses the database (every operation under /api/v1 does)."""
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+# Every 429 and 503 the services raise sets `retry_after` (QueueFull, ServiceUnavailable and
+# its subclasses), so the header is part of those responses' contract.
+_RETRY_AFTER_HEADERS = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def problem_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries declaring problem+json bodies for ``statuses``.
 
-    The `Problem` schema they reference is added to the document by the kit's app factory.
+    ``descriptions`` replaces the generic description of some statuses, e.g. to name the codes
+    a 503 can carry. The `Problem` schema they reference is added to the document by the kit's
+    app factory.
     """
-    return {
-        status: {
-            "description": _RESPONSE_DESCRIPTIONS.get(status, "Error"),
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        description = (descriptions or {}).get(status) or _RESPONSE_DESCRIPTIONS.get(status)
+        response: dict[str, Any] = {
+            "description": description or "Error",
             "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        for status in statuses
-    }
+        if status in (429, 503):
+            response["headers"] = dict(_RETRY_AFTER_HEADERS)
+        responses[status] = response
+    return responses

@@ -9,16 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from testops_kit.database import Database
 from testops_kit.migrations import current_revision, head_revision
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
-router = APIRouter(tags=["health"])
+TAG = "health"
+TAG_DESCRIPTION = "Liveness and readiness probes of the service process."
+
+router = APIRouter(tags=[TAG])
+
+
+class Liveness(BaseModel):
+    """What `/healthz` answers: the process is alive."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """What `/readyz` answers, ready (200) or not (503)."""
+
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="Each dependency by name: `ok`, or why it is not ready.",
+        examples=[{"database": "ok", "storage": "ok"}],
+    )
 
 
 class NotReady(Exception):
@@ -37,18 +58,22 @@ def database_ready(database: Database, script_location: Path) -> ReadinessCheck:
     return check
 
 
-@router.get("/healthz", operation_id="healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="The process is alive")
+async def check_liveness() -> Liveness:
+    return Liveness(status="ok")
 
 
 @router.get(
     "/readyz",
-    operation_id="readyz",
     summary="The process can serve: every dependency answers",
-    responses={503: {"description": "A dependency is not ready"}},
+    # Not a problem+json error: probes only read the status, and operators the `checks`, which
+    # say which dependency is not ready and why.
+    responses={
+        200: {"model": Readiness, "description": "Every dependency answers."},
+        503: {"model": Readiness, "description": "A dependency is not ready: `checks` says why."},
+    },
 )
-async def readyz(request: Request) -> JSONResponse:
+async def check_readiness(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     results: dict[str, str] = {}
     ready = True
@@ -59,7 +84,5 @@ async def readyz(request: Request) -> JSONResponse:
         except Exception as exc:  # any failure of a dependency means "not ready", said why
             ready = False
             results[name] = str(exc) or type(exc).__name__
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": results},
-        status_code=200 if ready else 503,
-    )
+    readiness = Readiness(status="ready" if ready else "not_ready", checks=results)
+    return JSONResponse(readiness.model_dump(mode="json"), status_code=200 if ready else 503)

@@ -62,6 +62,14 @@ class StorageUnavailable(ServiceUnavailable):
     title = "Object storage unavailable"
 
 
+STORAGE_UNAVAILABLE_DESCRIPTION = (
+    "Service unavailable: the database is busy (`database_busy`) or cannot be reached "
+    "(`database_unavailable`), or object storage does not answer (`storage_unavailable`); "
+    "try again after `Retry-After` seconds"
+)
+"""The 503 of an operation that uses object storage as well as the database."""
+
+
 class InvalidStorageUrl(ValueError):
     """``STORAGE_URL`` is neither ``file:///…`` nor ``s3://bucket[/prefix]``."""
 

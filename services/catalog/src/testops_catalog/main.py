@@ -53,6 +53,12 @@ def create_app(settings: CatalogSettings) -> FastAPI:
         description="Test cases with ordered steps, tags and attachments, and hierarchical suites.",
         version=version("testops-catalog"),
         routers=[test_cases_router, attachments_router, suites_router, tags_router],
+        tags={
+            "test-cases": "Test cases with their ordered steps and tags; soft delete and restore.",
+            "case-attachments": "Files attached to a test case, and their bytes.",
+            "suites": "Hierarchical suites and the ordered test cases in each.",
+            "tags": "Tags that label test cases, unique by name.",
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -42,5 +42,6 @@ def create_app(settings: ExecutorSettings) -> FastAPI:
         ),
         version=version("testops-executor"),
         routers=[executions_router],
+        tags={"executions": "Queued, running and finished executions of a suite, and their logs."},
         lifespan=lifespan,
     )

@@ -70,5 +70,10 @@ def create_app(settings: ResultsSettings) -> FastAPI:
         ),
         version=version("testops-results"),
         routers=[runs_router, results_router, attachments_router],
+        tags={
+            "runs": "Runs of uploaded allure-results: uploads, shards, soft delete and restore.",
+            "results": "A run's test results, one result in full, and a test's history.",
+            "attachments": "Files attached to the results, steps and fixtures of a run.",
+        },
         lifespan=lifespan,
     )

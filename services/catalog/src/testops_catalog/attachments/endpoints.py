@@ -12,15 +12,19 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from testops_catalog.attachments import service
-from testops_catalog.attachments.schemas import AttachmentOut
+from testops_catalog.attachments.schemas import CaseAttachmentOut
 from testops_catalog.settings import CatalogSettings
 from testops_kit.database import Database, SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from testops_kit.schemas import IdPath
-from testops_kit.storage import CHUNK_SIZE, Storage
+from testops_kit.storage import CHUNK_SIZE, STORAGE_UNAVAILABLE_DESCRIPTION, Storage
 
-router = APIRouter(prefix="/test-cases", tags=["attachments"])
+# Not "attachments": results' run attachments are, and the gateway merges both documents.
+router = APIRouter(prefix="/test-cases", tags=["case-attachments"])
+
+# Operations that read or write the bytes can also fail on object storage.
+_STORAGE = {503: STORAGE_UNAVAILABLE_DESCRIPTION}
 
 
 def _database(request: Request) -> Database:
@@ -67,7 +71,7 @@ def content_disposition(filename: str) -> str:
     return value
 
 
-def _location(attachment: AttachmentOut) -> str:
+def _location(attachment: CaseAttachmentOut) -> str:
     return f"/api/v1/test-cases/{attachment.test_case_id}/attachments/{attachment.id}"
 
 
@@ -75,7 +79,7 @@ def _location(attachment: AttachmentOut) -> str:
     "/{test_case_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     summary="Attach a file to a test case",
-    responses=problem_responses(404, 413, 422),
+    responses=problem_responses(404, 413, 422, 503, descriptions=_STORAGE),
 )
 async def upload_case_attachment(
     test_case_id: IdPath,
@@ -84,7 +88,7 @@ async def upload_case_attachment(
     storage: StorageDep,
     settings: SettingsDep,
     response: Response,
-) -> AttachmentOut:
+) -> CaseAttachmentOut:
     """The `Content-Type` of the part is kept (else it is guessed from the name). 413
     `attachment_too_large` past `TESTOPS_CATALOG_MAX_ATTACHMENT_BYTES`; 422 `unsafe_path` for an
     empty name or one with a folder in it."""
@@ -109,7 +113,7 @@ async def upload_case_attachment(
 )
 async def list_case_attachments(
     test_case_id: IdPath, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> Page[AttachmentOut]:
+) -> Page[CaseAttachmentOut]:
     """Oldest first (by id)."""
     items, next_cursor = await service.list_attachments(
         session=session, case_id=test_case_id, cursor=cursor, limit=limit
@@ -124,7 +128,7 @@ async def list_case_attachments(
 )
 async def get_case_attachment(
     test_case_id: IdPath, attachment_id: IdPath, session: SessionDep
-) -> AttachmentOut:
+) -> CaseAttachmentOut:
     return await service.get_attachment(
         session=session, case_id=test_case_id, attachment_id=attachment_id
     )
@@ -141,7 +145,7 @@ async def get_case_attachment(
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
         },
-        **problem_responses(404, 422),
+        **problem_responses(404, 422, 503, descriptions=_STORAGE),
     },
 )
 async def download_case_attachment(
@@ -168,7 +172,7 @@ async def download_case_attachment(
     "/{test_case_id}/attachments/{attachment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an attachment",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404, 422, 503, descriptions=_STORAGE),
 )
 async def delete_case_attachment(
     test_case_id: IdPath, attachment_id: IdPath, database: DatabaseDep, storage: StorageDep

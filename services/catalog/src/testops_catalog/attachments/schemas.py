@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 from testops_kit.schemas import Timestamp
 
 
-class AttachmentOut(BaseModel):
+class CaseAttachmentOut(BaseModel):
     id: int
     test_case_id: int
     filename: str = Field(description="The name the file was uploaded with, trimmed.")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_catalog.attachments.errors import AttachmentNotFound, AttachmentTooLarge, UnsafePath
 from testops_catalog.attachments.repository import BY_ID, AttachmentRepository
-from testops_catalog.attachments.schemas import AttachmentOut
+from testops_catalog.attachments.schemas import CaseAttachmentOut
 from testops_catalog.models import CONTENT_TYPE_MAX, FILENAME_MAX, CaseAttachment
 from testops_catalog.test_cases.errors import CaseNotFound
 from testops_catalog.test_cases.repository import CaseRepository
@@ -47,8 +47,8 @@ _MEDIA_TYPE = re.compile(
 )
 
 
-def to_out(attachment: CaseAttachment) -> AttachmentOut:
-    return AttachmentOut(
+def to_out(attachment: CaseAttachment) -> CaseAttachmentOut:
+    return CaseAttachmentOut(
         id=attachment.id,
         test_case_id=attachment.test_case_id,
         filename=attachment.filename,
@@ -159,7 +159,7 @@ async def upload_attachment(
     chunks: AsyncIterable[bytes],
     size_hint: int | None,
     max_bytes: int,
-) -> AttachmentOut:
+) -> CaseAttachmentOut:
     """Store the bytes of ``chunks`` as a new attachment of an active case.
 
     This opens its own units of work instead of using the request's: no transaction may stay
@@ -200,7 +200,7 @@ async def upload_attachment(
 
 async def list_attachments(
     *, session: AsyncSession, case_id: int, cursor: str | None, limit: int
-) -> tuple[list[AttachmentOut], str | None]:
+) -> tuple[list[CaseAttachmentOut], str | None]:
     if cursor is not None:
         BY_ID.decode(cursor)  # refuse a bad cursor before anything else is looked at
     await _require_case(session, case_id)
@@ -211,13 +211,13 @@ async def list_attachments(
 
 async def get_attachment(
     *, session: AsyncSession, case_id: int, attachment_id: int
-) -> AttachmentOut:
+) -> CaseAttachmentOut:
     return to_out(await _attachment(session, case_id, attachment_id))
 
 
 async def open_content(
     *, session: AsyncSession, storage: Storage, case_id: int, attachment_id: int
-) -> tuple[AttachmentOut, ObjectStream]:
+) -> tuple[CaseAttachmentOut, ObjectStream]:
     """An attachment and its bytes, open for streaming (the caller closes the stream)."""
     attachment = await _attachment(session, case_id, attachment_id)
     try:

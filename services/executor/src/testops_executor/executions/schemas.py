@@ -59,7 +59,7 @@ class ExecutionCreate(BaseModel):
     timeout_s: int | None = Field(default=None, ge=1, description="Overall limit, in seconds.")
 
 
-class SuiteOut(BaseModel):
+class ExecutionSuite(BaseModel):
     name: str
     params: dict[str, Any]
 
@@ -74,7 +74,7 @@ class ExecutionOut(BaseModel):
     repo_url: str
     branch: str | None
     commit: str | None
-    suite: SuiteOut
+    suite: ExecutionSuite
     run_name: str
     timeout_s: int
     created_at: Timestamp

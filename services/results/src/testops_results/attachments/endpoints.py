@@ -15,7 +15,7 @@ from testops_kit.database import SessionDep
 from testops_kit.errors import NotFound, TestOpsError, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Keyset, Limit, Page
 from testops_kit.schemas import IdPath, Timestamp
-from testops_kit.storage import Storage
+from testops_kit.storage import STORAGE_UNAVAILABLE_DESCRIPTION, Storage
 from testops_results.models import Attachment, Run
 from testops_results.runs import repository as runs
 from testops_results.runs.errors import RunNotFound
@@ -134,7 +134,9 @@ def _disposition(name: str) -> str:
             "description": "The bytes as uploaded.",
         },
         206: {"description": "The requested byte range."},
-        **problem_responses(404, 416, 422),
+        **problem_responses(
+            404, 416, 422, 503, descriptions={503: STORAGE_UNAVAILABLE_DESCRIPTION}
+        ),
     },
     response_class=StreamingResponse,
 )

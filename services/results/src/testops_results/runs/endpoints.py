@@ -27,6 +27,16 @@ from testops_results.uploads.service import Ingestor
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
+# An upload writes objects to storage and lands within a lease, so it has more ways to be 503.
+_UPLOAD_UNAVAILABLE = {
+    503: (
+        "Service unavailable: the database is busy (`database_busy`) or cannot be reached "
+        "(`database_unavailable`), object storage does not answer (`storage_unavailable`), or "
+        "the upload took too long and was abandoned (`upload_abandoned`); try again after "
+        "`Retry-After` seconds"
+    )
+}
+
 
 async def _read_run(request: Request, run_id: int) -> RunOut:
     async with request.app.state.database.session() as session:
@@ -40,7 +50,7 @@ async def _read_run(request: Request, run_id: int) -> RunOut:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Upload allure-results as a new run",
-    responses=problem_responses(413, 422),
+    responses=problem_responses(413, 422, 503, descriptions=_UPLOAD_UNAVAILABLE),
     openapi_extra=UPLOAD_BODY,
 )
 async def create_run(request: Request, response: Response) -> RunOut:
@@ -73,7 +83,7 @@ async def create_run(request: Request, response: Response) -> RunOut:
 @router.post(
     "/{run_id}/files",
     summary="Add a shard of allure-results to a run",
-    responses=problem_responses(404, 413, 422),
+    responses=problem_responses(404, 413, 422, 503, descriptions=_UPLOAD_UNAVAILABLE),
     openapi_extra=shard_body(),
 )
 async def add_run_files(run_id: IdPath, request: Request) -> RunOut:
