@@ -23,12 +23,8 @@ uv: ## Install uv when it is missing (from PyPI)
 install: uv ## Install the locked dependencies into .venv
 	$(UV) sync --locked
 
-run: install ## Start TestOps: catalog :8001, results :8002, executor :8003 (Ctrl-C stops all)
-	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
-	$(UV) run testops-catalog 2>&1 | sed -u 's/^/catalog  | /' & \
-	$(UV) run testops-results 2>&1 | sed -u 's/^/results  | /' & \
-	$(UV) run testops-executor 2>&1 | sed -u 's/^/executor | /' & \
-	wait
+run: install ## Start TestOps: the gateway on :8000 in front of catalog, results, executor (Ctrl-C stops all)
+	$(UV) run --no-sync python scripts/run.py
 
 test: install ## Run the test suite on SQLite, and on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
 	$(MAKE) --no-print-directory test-sqlite

@@ -14,6 +14,7 @@ dropped at the end::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -207,3 +209,86 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["status"] == status, body
     assert body["detail"], body
     return body
+
+
+class ServiceProcess:
+    """A TestOps process (``python -m <module>``) in a child process, answering HTTP on a
+    free loopback port; see :func:`service_process`."""
+
+    def __init__(self, module: str, env: dict[str, str], log_path: Path, port: int) -> None:
+        self.module = module
+        self.env = env
+        self.log_path = log_path
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def start(self, *, ready_path: str = "/readyz", within: float = 60) -> None:
+        """Start the process (again, after :meth:`stop`) and wait until ``ready_path`` is 200."""
+
+        def spawn() -> subprocess.Popen[bytes]:
+            with self.log_path.open("ab") as log:
+                return subprocess.Popen(
+                    [sys.executable, "-m", self.module],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+        self.process = await asyncio.to_thread(spawn)
+        process = self.process
+        async with httpx.AsyncClient(base_url=self.url, trust_env=False, timeout=2) as client:
+
+            async def ready() -> bool | None:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{self.module} exited:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(ready_path)).status_code == 200:
+                        return True
+                return None
+
+            await wait_for(ready, within=within, interval=0.1)
+
+    async def stop(self) -> None:
+        """TERM, then KILL after 15 s; waits until the process is gone."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait, 15)
+
+
+@asynccontextmanager
+async def service_process(
+    module: str,
+    *,
+    prefix: str,
+    folder: Path,
+    settings: dict[str, str],
+    port: int | None = None,
+    ready_path: str = "/readyz",
+) -> AsyncIterator[ServiceProcess]:
+    """Run ``python -m <module>`` with ``<prefix><NAME>=value`` for each of ``settings`` (plus
+    ``HOST``, ``PORT`` (``port``, else a free one) and ``DATA_DIR`` = ``folder``), none of the
+    caller's own ``<prefix>*`` variables, and its output in ``folder/<module>.log``; stopped on
+    exit."""
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(prefix)}
+    env.update({f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port)})
+    env[f"{prefix}DATA_DIR"] = str(folder)
+    env.update({f"{prefix}{name.upper()}": value for name, value in settings.items()})
+    service = ServiceProcess(module, env, folder / f"{module}.log", port)
+    try:
+        await service.start(ready_path=ready_path)
+        yield service
+    finally:
+        await service.stop()

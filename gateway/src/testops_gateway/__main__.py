@@ -1,0 +1,64 @@
+"""``testops-gateway [serve]`` starts the gateway; ``testops-gateway create-token`` makes a
+token and prints the line that configures it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from testops_gateway.auth import SCOPES, new_token, parse_scopes, token_line
+from testops_gateway.main import StartupRefused, create_app
+from testops_gateway.settings import GatewaySettings
+from testops_kit.server import serve
+
+
+def _create_token(name: str, scopes: str) -> int:
+    try:
+        scope_list = parse_scopes(scopes)
+    except ValueError as exc:
+        sys.stderr.write(f"testops-gateway: {exc}\n")
+        return 2
+    token = new_token()
+    line = token_line(name, scope_list, token)
+    sys.stdout.write(
+        f"Token {name!r} ({', '.join(scope_list)}), shown this once; clients send it as\n"
+        f"`Authorization: Bearer <token>`:\n\n    {token}\n\n"
+        "Configure the gateway with this line (it holds the token's hash, not the token),\n"
+        "one per line in TESTOPS_GATEWAY_TOKENS_FILE, or in TESTOPS_GATEWAY_TOKENS\n"
+        "(lines separated by `;`):\n\n"
+        f"    {line}\n"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="testops-gateway",
+        description="TestOps gateway: one /api/v1 in front of the services "
+        "(settings: TESTOPS_GATEWAY_*).",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the gateway (the default)")
+    create = commands.add_parser("create-token", help="make a token and print its config line")
+    create.add_argument("--name", required=True, help="who the token is for, e.g. ci")
+    create.add_argument(
+        "--scopes",
+        default="read",
+        help=f"comma list of {', '.join(SCOPES)} (default: read)",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "create-token":
+        if not args.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            parser.error("--name: letters, digits, '.', '_' and '-' only")
+        raise SystemExit(_create_token(args.name, args.scopes))
+    settings = GatewaySettings()
+    try:
+        app = create_app(settings)
+    except StartupRefused as exc:
+        sys.stderr.write(f"testops-gateway: refusing to start: {exc}\n")
+        raise SystemExit(2) from None
+    serve(app, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The gateway app: one /api/v1 in front of catalog, results and executor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
+
+from testops_gateway.access import AccessControl, RateLimiter
+from testops_gateway.auth import InvalidTokenLine, TokenStore, load_tokens
+from testops_gateway.docs import docs_router
+from testops_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from testops_gateway.metrics import Metrics
+from testops_gateway.openapi import OpenAPIDocument
+from testops_gateway.proxy import Proxy, Upstream
+from testops_gateway.settings import UPSTREAMS, GatewaySettings, is_loopback
+from testops_kit.errors import install_error_handlers
+from testops_kit.logging import get_logger
+from testops_kit.requests import RequestContextMiddleware
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = (
+    "One API for TestOps: test cases and suites (catalog), Allure runs and results (results), "
+    "and suite executions (executor). Send `Authorization: Bearer <token>`; a token's scopes "
+    "are `read` (GET), `write` (other methods), `execute` (POST /executions…) and `admin` "
+    "(all of them)."
+)
+
+log = get_logger(__name__)
+
+
+class StartupRefused(Exception):
+    """The settings would make an unsafe or broken gateway; the message says why."""
+
+
+def load_token_store(settings: GatewaySettings) -> TokenStore:
+    """The configured tokens, after the checks that keep an open gateway off the network."""
+    loopback = is_loopback(settings.host)
+    if settings.auth_disabled and not loopback:
+        raise StartupRefused(
+            f"TESTOPS_GATEWAY_AUTH_DISABLED is set but the gateway would listen on "
+            f"{settings.host}: anonymous access is only allowed on a loopback address "
+            "(127.0.0.1, ::1). Configure tokens (testops-gateway create-token) instead."
+        )
+    try:
+        store = TokenStore(load_tokens(settings.token_lines()))
+    except OSError as exc:
+        raise StartupRefused(f"TESTOPS_GATEWAY_TOKENS_FILE cannot be read: {exc}") from None
+    except InvalidTokenLine as exc:
+        raise StartupRefused(f"A configured token is not valid: {exc}") from None
+    if not settings.auth_disabled and not store and not loopback:
+        raise StartupRefused(
+            f"No token is configured and the gateway would listen on {settings.host}: every "
+            "request would be refused. Make one with `testops-gateway create-token --name ci "
+            "--scopes read,write,execute` and set TESTOPS_GATEWAY_TOKENS or "
+            "TESTOPS_GATEWAY_TOKENS_FILE."
+        )
+    return store
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    tokens = load_token_store(settings)
+    metrics = Metrics()
+    upstreams: dict[str, Upstream] = {}
+    proxy = Proxy(upstreams, metrics)
+
+    async def fetch_openapi(name: str) -> dict[str, Any] | None:
+        try:
+            response = await upstreams[name].client.get(
+                f"{API_PREFIX}/openapi.json", timeout=settings.readiness_timeout_s
+            )
+        except httpx.HTTPError:
+            return None
+        try:
+            document = response.json() if response.status_code == 200 else None
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+            log.warning("openapi_unavailable", upstream=name, status=response.status_code)
+            return None
+        return document
+
+    document = OpenAPIDocument(
+        fetch=fetch_openapi,
+        services=UPSTREAMS,
+        title="TestOps API",
+        version=version("testops-gateway"),
+        description=DESCRIPTION,
+        servers=[{"url": settings.public_url or "/"}],
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstreams.update({name: Upstream(name, settings) for name in UPSTREAMS})
+        if settings.auth_disabled:
+            log.warning("auth_disabled", host=settings.host)
+        elif not tokens:
+            log.warning("no_tokens", detail="every forwarded request will be answered 401")
+        try:
+            metrics.use_templates((await document.get())["paths"])
+            yield
+        finally:
+            for upstream in upstreams.values():
+                await upstream.aclose()
+
+    app = FastAPI(
+        title="TestOps gateway",
+        version=version("testops-gateway"),
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(docs_router(prefix=API_PREFIX, openapi_url=f"{API_PREFIX}/openapi.json"))
+
+    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
+    async def openapi_document() -> JSONResponse:
+        merged = await document.get()
+        metrics.use_templates(merged["paths"])
+        return JSONResponse(merged, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        names = list(upstreams)
+        outcomes = await asyncio.gather(*(_readiness(upstreams[n], settings) for n in names))
+        checks = dict(zip(names, outcomes, strict=True))
+        ready = all(outcome == "ok" for outcome in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    # Outermost last: request id and access log, then CORS, then who may call what.
+    app.add_middleware(
+        AccessControl,
+        proxy=proxy,
+        tokens=tokens,
+        auth_disabled=settings.auth_disabled,
+        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Range", "X-Request-ID"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Retry-After",
+                "Content-Range",
+                "Content-Disposition",
+                "X-Request-ID",
+                "X-Log-Size",
+                "X-More-Data",
+            ],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+async def _readiness(upstream: Upstream, settings: GatewaySettings) -> str:
+    """``ok``, or why ``upstream`` is not ready."""
+    try:
+        response = await upstream.client.get("/readyz", timeout=settings.readiness_timeout_s)
+    except httpx.TimeoutException:
+        return f"no answer within {settings.readiness_timeout_s:g} s"
+    except httpx.HTTPError as exc:
+        return f"unreachable ({type(exc).__name__})"
+    if response.status_code == 200:
+        return "ok"
+    try:
+        checks = response.json().get("checks", {})
+        failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    except ValueError:
+        failing = ""
+    return f"not ready ({failing or response.status_code})"

@@ -1,0 +1,75 @@
+"""Prometheus metrics of the proxied requests, labelled by service and route template.
+
+Labels come from a closed set: the route is the OpenAPI path template the request matched
+(``/api/v1/test-cases/{test_case_id}``), never the raw path, so ids cannot blow up the series.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The gateway's counters and histograms, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "testops_gateway_requests",
+            "Requests forwarded to a service, by outcome.",
+            ["upstream", "route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "testops_gateway_request_duration_seconds",
+            "Time from a request's arrival to the end of its response, through the gateway.",
+            ["upstream", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "testops_gateway_upstream_errors",
+            "Requests a service did not answer: `unavailable` (502) or `timeout` (504).",
+            ["upstream", "kind"],
+            registry=self.registry,
+        )
+        self._templates: list[tuple[re.Pattern[str], str]] = []
+
+    def use_templates(self, paths: Iterable[str]) -> None:
+        """Match request paths against these OpenAPI path templates from now on."""
+        templates = []
+        for path in paths:
+            pattern = "/".join(
+                "[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
+                for part in path.split("/")
+            )
+            templates.append((re.compile(f"^{pattern}$"), path))
+        # Literal segments win over parameters: /executions/current before /executions/{id}.
+        templates.sort(key=lambda item: item[1].count("{"))
+        self._templates = templates
+
+    def route_of(self, path: str) -> str:
+        for pattern, template in self._templates:
+            if pattern.match(path):
+                return template
+        return "unmatched"
+
+    def observe(
+        self, *, upstream: str, route: str, method: str, status: int, seconds: float
+    ) -> None:
+        self.requests.labels(upstream, route, method, str(status)).inc()
+        self.latency.labels(upstream, route).observe(seconds)
+
+    def upstream_error(self, upstream: str, kind: str) -> None:
+        self.errors.labels(upstream, kind).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,112 @@
+"""The gateway in front of the real services: catalog, results and executor run as child
+processes for the session (their own databases, answering HTTP on free ports); each test
+builds the gateway app it needs from settings and talks to it over its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from testops_gateway.auth import new_token, token_line
+from testops_gateway.main import create_app
+from testops_gateway.settings import GatewaySettings
+from testops_kit.testing import ServiceProcess, app_client, service_process
+
+TOKEN_SCOPES = {
+    "reader": ["read"],
+    "writer": ["read", "write"],
+    "runner": ["read", "write", "execute"],
+    "root": ["admin"],
+}
+"""The test tokens, by name: what each may do."""
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    catalog: ServiceProcess
+    results: ServiceProcess
+    executor: ServiceProcess
+
+    def urls(self) -> dict[str, str]:
+        """The gateway settings that point at these services."""
+        return {
+            "catalog_url": self.catalog.url,
+            "results_url": self.results.url,
+            "executor_url": self.executor.url,
+        }
+
+
+@pytest.fixture(scope="session")
+async def upstreams(
+    database_url_factory: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Upstreams]:
+    """The three services for the session, each on a new database."""
+
+    async def database(name: str) -> str:
+        # The factory runs its own event loop on PostgreSQL: not on this one.
+        return await asyncio.to_thread(database_url_factory, name)
+
+    async with AsyncExitStack() as stack:
+        started = []
+        for name in ("catalog", "results", "executor"):
+            folder = tmp_path_factory.mktemp(f"gateway-{name}")
+            settings = {"database_url": await database(f"gw_{name}"), "log_level": "info"}
+            if name == "executor":
+                settings["allowed_repo_schemes"] = "https,file"
+            started.append(
+                stack.enter_async_context(
+                    service_process(
+                        f"testops_{name}",
+                        prefix=f"TESTOPS_{name.upper()}_",
+                        folder=folder,
+                        settings=settings,
+                    )
+                )
+            )
+        catalog, results, executor = await asyncio.gather(*started)
+        yield Upstreams(catalog=catalog, results=results, executor=executor)
+
+
+@pytest.fixture(scope="session")
+def tokens() -> dict[str, str]:
+    """A fresh token per name of :data:`TOKEN_SCOPES`."""
+    return {name: new_token() for name in TOKEN_SCOPES}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+StartGateway = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def start_gateway(upstreams: Upstreams, tokens: dict[str, str]) -> StartGateway:
+    """``async with start_gateway(**overrides) as client``: a gateway app in front of the
+    session's services, knowing the test tokens, without rate limits unless asked."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        lines = [token_line(name, TOKEN_SCOPES[name], token) for name, token in tokens.items()]
+        values: dict[str, Any] = {
+            **upstreams.urls(),
+            "tokens": ";".join(lines),
+            "rate_limit_per_s": 0,
+            **overrides,
+        }
+        async with app_client(create_app(GatewaySettings(**values))) as client:
+            yield client
+
+    return start
+
+
+@pytest.fixture
+async def gateway(start_gateway: StartGateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with start_gateway() as client:
+        yield client
