@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings
 
 from testops_catalog.settings import CatalogSettings
 from testops_executor.settings import ExecutorSettings
+from testops_gateway.settings import GatewaySettings
 from testops_results.settings import ResultsSettings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -21,7 +22,9 @@ def test_readme_shows_the_two_set_up_commands() -> None:
     assert "make test" in text
 
 
-@pytest.mark.parametrize("settings_class", [CatalogSettings, ResultsSettings, ExecutorSettings])
+@pytest.mark.parametrize(
+    "settings_class", [CatalogSettings, ResultsSettings, ExecutorSettings, GatewaySettings]
+)
 def test_readme_documents_every_setting_of_every_process(
     settings_class: type[BaseSettings],
 ) -> None:
