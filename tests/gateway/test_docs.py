@@ -116,3 +116,15 @@ def test_the_documentation_routes_are_not_in_the_openapi_document() -> None:
     app.include_router(docs_router())
 
     assert app.openapi()["paths"] == {}
+
+
+@pytest.mark.parametrize("page", ["/api/v1/docs", "/api/v1/redoc"])
+async def test_the_pages_may_load_nothing_from_elsewhere(
+    client: httpx.AsyncClient, page: str
+) -> None:
+    response = await client.get(page)
+
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "img-src 'self' data:" in policy
+    assert "connect-src 'self';" in policy + ";"

@@ -41,6 +41,18 @@ SWAGGER_UI_PARAMETERS: dict[str, Any] = {
 }
 
 
+def content_security_policy(api_origin: str = "") -> str:
+    """What the docs pages may load: only the gateway's own assets and API (and ``api_origin``,
+    the public URL, when clients reach the API elsewhere). ReDoc's bundle draws its footer
+    logo from a CDN that no setting turns off; the browser must not even try."""
+    connect = "'self'" + (f" {api_origin}" if api_origin else "")
+    return (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        # Both pages start their bundle with an inline script; ReDoc runs a worker from a blob.
+        f"script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; connect-src {connect}"
+    )
+
+
 def assets_folder() -> Path:
     """The folder of ``fastapi-offline``'s static files (an installed package is a folder)."""
     return Path(str(files(ASSETS_PACKAGE) / "static"))
@@ -51,16 +63,18 @@ def docs_router(
     prefix: str = "/api/v1",
     openapi_url: str = "/api/v1/openapi.json",
     title: str = "TestOps API",
+    api_origin: str = "",
 ) -> APIRouter:
     """The routes of the two documentation pages and of their assets, under ``prefix``; the pages
     load the document from ``openapi_url``. Assets are streamed from the package's folder."""
     router = APIRouter(include_in_schema=False)
     assets_url = f"{prefix}/docs/assets"
     folder = assets_folder()
+    policy = {"Content-Security-Policy": content_security_policy(api_origin)}
 
     @router.get(f"{prefix}/docs", response_class=HTMLResponse)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{title} — Swagger UI",
             swagger_js_url=f"{assets_url}/swagger-ui-bundle.js",
@@ -68,16 +82,20 @@ def docs_router(
             swagger_favicon_url=f"{assets_url}/favicon.png",
             swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         )
+        page.headers.update(policy)
+        return page
 
     @router.get(f"{prefix}/redoc", response_class=HTMLResponse)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title} — ReDoc",
             redoc_js_url=f"{assets_url}/redoc.standalone.js",
             redoc_favicon_url=f"{assets_url}/favicon.png",
             with_google_fonts=False,
         )
+        page.headers.update(policy)
+        return page
 
     @router.get(assets_url + "/{name}")
     async def docs_asset(name: str) -> FileResponse:

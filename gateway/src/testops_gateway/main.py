@@ -120,7 +120,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(docs_router(prefix=API_PREFIX, openapi_url=f"{API_PREFIX}/openapi.json"))
+    public_origin = "/".join(settings.public_url.split("/")[:3]) if settings.public_url else ""
+    app.include_router(
+        docs_router(
+            prefix=API_PREFIX, openapi_url=f"{API_PREFIX}/openapi.json", api_origin=public_origin
+        )
+    )
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     async def openapi_document() -> JSONResponse:
