@@ -13,7 +13,7 @@ import httpx
 import pytest
 from tests.gateway.conftest import Upstreams, bearer
 
-from testops_kit.testing import assert_problem
+from testops_kit.testing import assert_problem, wait_for
 
 API = "/api/v1"
 
@@ -188,6 +188,32 @@ async def test_the_request_id_is_passed_on_and_echoed(
     assert given.headers["x-request-id"] == request_id
     assert made.headers["x-request-id"]
     assert made.headers["x-request-id"] != request_id
-    # The catalog's access log has both requests under the gateway's ids, not ids of its own.
-    assert request_id in upstreams.catalog.log_path.read_text()
-    assert made.headers["x-request-id"] in upstreams.catalog.log_path.read_text()
+    # The catalog's access log has both requests under the gateway's ids, not ids of its own;
+    # it is written once the response has been sent, so it may come a moment later.
+
+    async def logged() -> bool | None:
+        text = upstreams.catalog.log_path.read_text()
+        return True if request_id in text and made.headers["x-request-id"] in text else None
+
+    await wait_for(logged, within=10)
+
+
+async def test_an_encoded_path_reaches_the_service_as_it_was_sent(
+    gateway: httpx.AsyncClient, upstreams: Upstreams, root: dict[str, str]
+) -> None:
+    """`%3F` and `%23` stay part of the id: decoded, they would end the path early and the
+    catalog would answer for another test case."""
+    created = await gateway.post(
+        f"{API}/test-cases", json={"name": f"encoded-{uuid.uuid4().hex}"}, headers=root
+    )
+    case_id = created.json()["id"]
+    async with httpx.AsyncClient(base_url=upstreams.catalog.url) as direct:
+        for suffix in ("%3Fx", "%23x", "%2Fx"):
+            path = f"{API}/test-cases/{case_id}{suffix}"
+            through = await gateway.get(path, headers=root)
+            expected = await direct.get(path)
+            assert (through.status_code, through.json()["code"]) == (
+                expected.status_code,
+                expected.json()["code"],
+            ), suffix
+            assert through.status_code in (404, 422), through.text

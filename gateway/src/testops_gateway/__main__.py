@@ -6,10 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from testops_gateway.auth import SCOPES, new_token, parse_scopes, token_line
-from testops_gateway.main import StartupRefused, create_app
-from testops_gateway.settings import GatewaySettings
-from testops_kit.server import serve
+from testops_gateway.auth import NAME, SCOPES, new_token, parse_scopes, token_line
 
 
 def _create_token(name: str, scopes: str) -> int:
@@ -48,9 +45,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.command == "create-token":
-        if not args.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            parser.error("--name: letters, digits, '.', '_' and '-' only")
+        if not NAME.fullmatch(args.name):
+            parser.error(
+                "--name: 1-64 ASCII letters, digits, '.', '_', '-', the first a letter or digit"
+            )
         raise SystemExit(_create_token(args.name, args.scopes))
+    # Imported here: making a token needs none of the app, and starts at once without it.
+    from testops_gateway.main import StartupRefused, create_app
+    from testops_gateway.settings import GatewaySettings
+    from testops_kit.server import serve
+
     settings = GatewaySettings()
     try:
         app = create_app(settings)

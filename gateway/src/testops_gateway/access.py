@@ -97,6 +97,7 @@ class AccessControl:
             structlog.contextvars.bind_contextvars(caller=token_name)
         wait_s = self.limiter.wait_s(caller)
         if wait_s > 0:
+            self.proxy.metrics.refused.labels("rate_limited").inc()
             retry_after = max(1, math.ceil(wait_s))
             await problem_response(
                 status=429,
@@ -116,6 +117,7 @@ class AccessControl:
             challenge = 'Bearer realm="testops"'
             if presented:
                 challenge += ', error="invalid_token"'
+            self.proxy.metrics.refused.labels("unauthenticated").inc()
             await problem_response(
                 status=401,
                 code="unauthenticated",
@@ -127,6 +129,7 @@ class AccessControl:
             return None
         scope_needed = required_scope(scope["method"], scope["path"])
         if not token.allows(scope_needed):
+            self.proxy.metrics.refused.labels("forbidden").inc()
             await problem_response(
                 status=403,
                 code="forbidden",

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 SCOPES = ("read", "write", "execute", "admin")
 TOKEN_PREFIX = "tst_"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What a token's name may be: 1–64 ASCII letters, digits, ``.``, ``_``, ``-``, starting with
+a letter or digit."""
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -69,7 +71,7 @@ def parse_token_line(line: str) -> Token:
     if len(parts) != 4 or parts[2] != "sha256":
         raise InvalidTokenLine("a token line is name:scopes:sha256:<64 hex digits>")
     name, scopes, _, hex_digest = parts
-    if not _NAME.match(name):
+    if not NAME.fullmatch(name):
         raise InvalidTokenLine(f"token name {name!r}: letters, digits, '.', '_', '-'")
     if not _HEX_DIGEST.match(hex_digest):
         raise InvalidTokenLine(f"token {name!r}: the hash must be 64 lowercase hex digits")

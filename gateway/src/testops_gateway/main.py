@@ -69,7 +69,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     tokens = load_token_store(settings)
     metrics = Metrics()
     upstreams: dict[str, Upstream] = {}
-    proxy = Proxy(upstreams, metrics)
 
     async def fetch_openapi(name: str) -> dict[str, Any] | None:
         try:
@@ -95,6 +94,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         servers=[{"url": settings.public_url or "/"}],
     )
+
+    async def learn_routes() -> None:
+        # Only while a service is missing from the document: its paths may have come up.
+        # The document's own throttle keeps a burst of such requests from asking every time.
+        if document.missing:
+            metrics.use_templates((await document.get())["paths"])
+
+    proxy = Proxy(upstreams, metrics, learn_routes=learn_routes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

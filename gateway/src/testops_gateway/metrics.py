@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+UNMATCHED = "unmatched"
+"""The route label of a path no known route template matches."""
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -41,6 +43,13 @@ class Metrics:
             ["upstream", "kind"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "testops_gateway_refused",
+            "Requests the gateway answered itself instead of forwarding, by problem code: "
+            "`unauthenticated`, `forbidden`, `rate_limited`.",
+            ["code"],
+            registry=self.registry,
+        )
         self._templates: list[tuple[re.Pattern[str], str]] = []
 
     def use_templates(self, paths: Iterable[str]) -> None:
@@ -60,7 +69,7 @@ class Metrics:
         for pattern, template in self._templates:
             if pattern.match(path):
                 return template
-        return "unmatched"
+        return UNMATCHED
 
     def observe(
         self, *, upstream: str, route: str, method: str, status: int, seconds: float

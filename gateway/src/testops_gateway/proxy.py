@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
-from testops_gateway.metrics import Metrics
+from testops_gateway.metrics import UNMATCHED, Metrics
 from testops_gateway.settings import GatewaySettings
 from testops_kit.errors import problem_response
 from testops_kit.logging import get_logger
@@ -87,6 +87,8 @@ class Upstream:
     def __init__(self, name: str, settings: GatewaySettings) -> None:
         self.name = name
         self.base_url = settings.upstream_url(name)
+        self.base = httpx.URL(self.base_url)
+        self.base_path = self.base.raw_path.rstrip(b"/")
         read = settings.upstream_timeout_s(name)
         self.timeout = httpx.Timeout(
             connect=settings.connect_timeout_s, read=read, write=read, pool=read
@@ -111,14 +113,26 @@ class Upstream:
 class Proxy:
     """Forwards one request to ``upstream`` and streams the answer back."""
 
-    def __init__(self, upstreams: dict[str, Upstream], metrics: Metrics) -> None:
+    def __init__(
+        self,
+        upstreams: dict[str, Upstream],
+        metrics: Metrics,
+        *,
+        learn_routes: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``learn_routes`` is awaited when a path matches no known route template: a service
+        that was down when the templates were read may have come up since."""
         self.upstreams = upstreams
         self.metrics = metrics
+        self.learn_routes = learn_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
         upstream = self.upstreams[name]
         started = time.perf_counter()
         route = self.metrics.route_of(scope["path"])
+        if route == UNMATCHED and self.learn_routes is not None:
+            await self.learn_routes()
+            route = self.metrics.route_of(scope["path"])
         status = 502
         try:
             status = await self._forward(upstream, scope, receive, send)
@@ -185,9 +199,11 @@ class Proxy:
             headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
 
         has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in raw)
-        url = httpx.URL(
-            upstream.base_url + scope.get("root_path", "") + scope["path"],
-            query=scope.get("query_string", b""),
+        # The path as the caller encoded it: decoded, `%3F` or `%2F` would change its meaning.
+        path: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        url = upstream.base.copy_with(
+            raw_path=upstream.base_path + path + (b"?" + query if query else b"")
         )
         timeout = upstream.timeout
         if scope["path"].endswith("/log") and b"follow=true" in scope.get("query_string", b""):
