@@ -3,9 +3,9 @@
 - ``deployment``: catalog, results and executor as child processes on free ports, each on a new
   database (SQLite files, or PostgreSQL when ``TESTOPS_TEST_POSTGRES_URL`` is set), catalog and
   results on a new storage namespace, and the gateway in front of them (``stack.deploy``). It is
-  parametrized through ``storage_settings_factory`` over the kit's ``storage_backend``: the
-  session deploys once on a local folder and once on S3 (moto's server), and every test here
-  runs on both.
+  on one storage per database, so that CI's two runs cover both without deploying twice:
+  a local folder with SQLite, S3 (moto's server) with PostgreSQL; ``TESTOPS_TEST_STORAGES``
+  chooses others (``file,s3``: both).
 - ``ci``, ``reader``, ``anonymous``: clients of the gateway's HTTP port with the pipeline's
   token, a read-only one, and none.
 - ``shop_repo``: a local bare git repository of a small pytest project with a ``uv.lock``;
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,21 @@ import pytest
 from tests.e2e.stack import SHOP_FILES, Deployment, deploy
 from tests.executor.repositories import Repo, make_repo, pyproject
 from tests.results.allure_data import generate_allure_results
+
+from testops_kit.testing import TEST_STORAGES_ENV, postgres_test_url, test_storages
+
+
+def e2e_storages() -> list[str]:
+    if os.environ.get(TEST_STORAGES_ENV):
+        return test_storages()
+    return ["s3"] if postgres_test_url() else ["file"]
+
+
+@pytest.fixture(scope="session", params=e2e_storages())
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    """The storage of this session's deployment (see the module's docstring)."""
+    name: str = request.param
+    return name
 
 
 @pytest.fixture(scope="session")
