@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from testops_gateway.metrics import UNMATCHED, Metrics
 from testops_gateway.settings import GatewaySettings
+from testops_gateway.transport import AiohttpTransport
 from testops_kit.errors import problem_response
 from testops_kit.logging import get_logger
 from testops_kit.requests import REQUEST_ID_HEADER
@@ -94,14 +95,8 @@ class Upstream:
             connect=settings.connect_timeout_s, read=read, write=read, pool=read
         )
         # Forwarded requests go straight to the client's connection pool: the client's own
-        # layers (auth flows, redirects, cookies, hooks) have nothing to do for a proxy and
-        # cost a fifth of its time per request.
-        self.transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
-            ),
-        )
+        # layers (auth flows, redirects, cookies, hooks) have nothing to do for a proxy.
+        self.transport = AiohttpTransport(max_connections=settings.upstream_max_connections)
         self.client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=self.timeout,
