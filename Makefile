@@ -7,7 +7,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS ?= never
 PYTEST_ARGS ?=
 
-.PHONY: help uv install run test test-sqlite test-postgres lint fmt migrate bench bench-ingest clean
+.PHONY: help uv install allure run test test-sqlite test-postgres lint fmt migrate bench bench-ingest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ uv: ## Install uv when it is missing (from PyPI)
 
 install: uv ## Install the locked dependencies into .venv
 	$(UV) sync --locked
+
+allure: ## Install the Allure 3 CLI (pinned) into .tools/allure, for report builds (needs npm)
+	npm install --prefix .tools/allure allure@3.18.0
 
 run: install ## Start TestOps: the gateway on :8000 in front of catalog, results, executor (Ctrl-C stops all)
 	$(UV) run --no-sync python scripts/run.py

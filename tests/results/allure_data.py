@@ -411,3 +411,60 @@ def lying_zip_bomb(destination: Path, *, name: str, actual: int, declared: int) 
     data[central + 24 : central + 28] = size
     destination.write_bytes(bytes(data))
     return destination
+
+
+# --- a suite with flaky tests and repeated failures, for analytics
+
+FLAKY_SUITE_TESTS = """
+import uuid
+from pathlib import Path
+
+import pytest
+
+FLIP_PASSES = {flip_passes}
+ATTEMPTS = Path(__file__).with_name("attempts.txt")
+
+
+def test_stable():
+    assert "stable"
+
+
+def test_flips():
+    assert FLIP_PASSES, "flips this time"
+
+
+@pytest.mark.flaky(reruns=1)
+def test_passes_on_rerun():
+    attempts = int(ATTEMPTS.read_text()) if ATTEMPTS.exists() else 0
+    ATTEMPTS.write_text(str(attempts + 1))
+    assert attempts >= 1, "first attempt fails"
+
+
+def load_fixture(path, size):
+    session = uuid.uuid4()
+    where = hex(id(path))
+    raise ValueError(f"fixture {{path}} has {{size}} bytes, session {{session}} at {{where}}")
+
+
+@pytest.mark.parametrize("size", range(20))
+def test_loads_fixture(size, tmp_path):
+    load_fixture(tmp_path / f"data-{{size}}.bin", size * 37)
+
+
+def test_totals():
+    assert sum([1, 2]) == 4, "totals differ"
+"""
+
+SAME_ERROR_TESTS = 20
+"""How many results of :data:`FLAKY_SUITE_TESTS` (``test_loads_fixture[*]``) raise one error
+with different numbers, ids and temporary paths in their messages."""
+
+
+def flaky_suite(*, flip_passes: bool) -> dict[str, str]:
+    """A suite of ``test_stable`` (passes), ``test_flips`` (passes when ``flip_passes``, else
+    fails), ``test_passes_on_rerun`` (fails, then passes on its rerun), twenty
+    ``test_loads_fixture[n]`` (broken by one ``ValueError``) and ``test_totals`` (fails)."""
+    return {
+        "pytest.ini": "[pytest]\n",
+        "test_shop.py": FLAKY_SUITE_TESTS.format(flip_passes=flip_passes),
+    }

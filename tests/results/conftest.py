@@ -13,7 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from tests.results.allure_data import ExpectedRun, expected_run, generate_allure_results
+from tests.results.allure_data import (
+    ExpectedRun,
+    expected_run,
+    flaky_suite,
+    generate_allure_results,
+)
 from tests.results.results_api import (
     API,
     JSON,
@@ -47,6 +52,22 @@ def allure_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def another_allure_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second run of the standard suite: same tests, new uuids, new excluded parameters."""
     return generate_allure_results(tmp_path_factory.mktemp("allure-again"))
+
+
+@pytest.fixture(scope="session")
+def flips_failing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flaky suite with ``test_flips`` failing (see :func:`flaky_suite`)."""
+    return generate_allure_results(
+        tmp_path_factory.mktemp("flaky-failing"), suite=flaky_suite(flip_passes=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def flips_passing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flaky suite with ``test_flips`` passing (see :func:`flaky_suite`)."""
+    return generate_allure_results(
+        tmp_path_factory.mktemp("flaky-passing"), suite=flaky_suite(flip_passes=True)
+    )
 
 
 @pytest.fixture(scope="session")

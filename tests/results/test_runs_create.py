@@ -36,6 +36,7 @@ from tests.results.results_api import (
     PostRun,
     Stored,
     folder_files,
+    new_run_name,
     post_run_with,
 )
 
@@ -583,3 +584,41 @@ async def test_create_answers_problem_json_for_a_body_that_is_not_multipart(
 
     assert_problem(response, 422, "validation_error")
     assert await stored() == before
+
+
+async def flaky_by_name(
+    run_results: Callable[..., Awaitable[list[JSON]]], run: JSON
+) -> dict[str, bool]:
+    return {item["name"]: item["flaky"] for item in await run_results(run["id"])}
+
+
+async def test_create_marks_flaky_the_test_that_flipped_in_the_runs_of_its_name(
+    create_run: CreateRun,
+    run_results: Callable[..., Awaitable[list[JSON]]],
+    flips_failing: Path,
+    flips_passing: Path,
+) -> None:
+    name = new_run_name()
+    older = await create_run(folder_files(flips_failing), run_name=name)
+    newer = await create_run(folder_files(flips_passing), run_name=name)
+
+    before, after = await flaky_by_name(run_results, older), await flaky_by_name(run_results, newer)
+
+    # At its upload the older run had no earlier run to flip from.
+    assert before["test_flips"] is False
+    assert after["test_flips"] is True
+    assert before["test_passes_on_rerun"] is after["test_passes_on_rerun"] is True
+    for stable in ("test_stable", "test_totals", "test_loads_fixture[0]"):
+        assert before[stable] is after[stable] is False, stable
+
+
+async def test_create_does_not_mark_a_flip_across_run_names(
+    create_run: CreateRun,
+    run_results: Callable[..., Awaitable[list[JSON]]],
+    flips_failing: Path,
+    flips_passing: Path,
+) -> None:
+    await create_run(folder_files(flips_failing), run_name=new_run_name())
+    other = await create_run(folder_files(flips_passing), run_name=new_run_name())
+
+    assert (await flaky_by_name(run_results, other))["test_flips"] is False

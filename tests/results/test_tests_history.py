@@ -105,4 +105,52 @@ async def test_history_of_a_test_no_run_has_is_empty(client: httpx.AsyncClient) 
     response = await client.get(f"{API}/tests/{'0' * 32}.{'0' * 32}/history")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"items": [], "next_cursor": None}
+    assert response.json() == {
+        "items": [],
+        "next_cursor": None,
+        "flakiness": {"flaky": False, "flips": 0, "window": 0, "passed_on_retry": 0},
+    }
+
+
+async def flakiness_of(
+    client: httpx.AsyncClient, folder: Path, test_name: str, **params: str
+) -> JSON:
+    result = results_named(folder, test_name)[-1]
+    response = await client.get(f"{API}/tests/{history_id(result)}/history", params=params)
+    assert response.status_code == 200, response.text
+    flakiness: JSON = response.json()["flakiness"]
+    return flakiness
+
+
+async def test_history_reports_a_flip_between_its_results(
+    client: httpx.AsyncClient, create_run: CreateRun, flips_failing: Path, flips_passing: Path
+) -> None:
+    await create_run(folder_files(flips_failing))
+    await create_run(folder_files(flips_passing))
+
+    # The page of the newest two: these two runs, whatever other tests uploaded before.
+    flakiness = await flakiness_of(client, flips_passing, "test_flips", limit="2")
+
+    assert flakiness == {"flaky": True, "flips": 1, "window": 2, "passed_on_retry": 0}
+
+
+async def test_history_reports_passes_on_retry(
+    client: httpx.AsyncClient, create_run: CreateRun, flips_failing: Path, flips_passing: Path
+) -> None:
+    await create_run(folder_files(flips_failing))
+    await create_run(folder_files(flips_passing))
+
+    flakiness = await flakiness_of(client, flips_passing, "test_passes_on_rerun", limit="2")
+
+    assert flakiness == {"flaky": True, "flips": 0, "window": 2, "passed_on_retry": 2}
+
+
+async def test_history_of_a_stable_test_is_not_flaky(
+    client: httpx.AsyncClient, create_run: CreateRun, flips_failing: Path, flips_passing: Path
+) -> None:
+    await create_run(folder_files(flips_failing))
+    await create_run(folder_files(flips_passing))
+
+    for name in ("test_stable", "test_totals"):
+        flakiness = await flakiness_of(client, flips_passing, name, limit="2")
+        assert flakiness == {"flaky": False, "flips": 0, "window": 2, "passed_on_retry": 0}

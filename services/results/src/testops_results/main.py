@@ -16,7 +16,10 @@ from testops_kit.app import create_service_app, open_database
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
 from testops_kit.storage import Storage, open_storage, storage_ready
+from testops_results.analytics.endpoints import router as analytics_router
 from testops_results.attachments.endpoints import router as attachments_router
+from testops_results.reports.endpoints import router as reports_router
+from testops_results.reports.worker import ReportWorker
 from testops_results.results.endpoints import router as results_router
 from testops_results.runs.endpoints import router as runs_router
 from testops_results.settings import ResultsSettings
@@ -55,12 +58,15 @@ def create_app(settings: ResultsSettings) -> FastAPI:
             sweeper = asyncio.create_task(
                 _sweep_forever(database, storage, settings.upload_lease_s)
             )
+            app.state.report_worker = ReportWorker(database, storage, settings)
+            reports = asyncio.create_task(app.state.report_worker.run_forever())
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for task in (reports, sweeper):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     return create_service_app(
         title="TestOps results",
@@ -69,11 +75,16 @@ def create_app(settings: ResultsSettings) -> FastAPI:
             "semantics (retries, history ids), fixtures, attachments and test history."
         ),
         version=version("testops-results"),
-        routers=[runs_router, results_router, attachments_router],
+        routers=[runs_router, results_router, attachments_router, reports_router, analytics_router],
         tags={
             "runs": "Runs of uploaded allure-results: uploads, shards, soft delete and restore.",
             "results": "A run's test results, one result in full, and a test's history.",
             "attachments": "Files attached to the results, steps and fixtures of a run.",
+            "reports": (
+                "A run's Allure HTML report, built by the Allure 3 CLI with history from the "
+                "earlier runs of the same name, and its files."
+            ),
+            "analytics": "Flaky tests and trends of a run name; a run's failures grouped by cause.",
         },
         lifespan=lifespan,
     )

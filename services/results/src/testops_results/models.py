@@ -210,3 +210,34 @@ class UploadBlob(Base):
         ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True
     )
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ReportBuild(Base):
+    """A run's Allure HTML report: the latest build asked for, one row per run.
+
+    Its files are stored under ``reports/<run_id>/<build_key>/``; ``uploads`` is how many of
+    the run's uploads (shards) the build covers, so a run that gained files since is rebuilt.
+    """
+
+    __tablename__ = "report_builds"
+    __table_args__ = (
+        Index("ix_report_builds_status_created_at", "status", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    build_key: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    """``pending`` → ``building`` → ``ready`` | ``failed``."""
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    uploads: Mapped[int] = mapped_column(default=0)
+    history_runs: Mapped[int] = mapped_column(default=0)
+    files: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

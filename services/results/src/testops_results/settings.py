@@ -43,3 +43,42 @@ class ResultsSettings(DatabaseSettings, StorageSettings):
     storage_concurrency: int = Field(
         default=8, ge=1, le=64, description="Objects written to storage at once during an upload."
     )
+    allure_cli: str | None = Field(
+        default=None,
+        description=(
+            "The Allure 3 CLI that builds reports: a path, or a command looked up on `PATH`. "
+            "Default: `.tools/allure/node_modules/.bin/allure` (what `make allure` installs) in "
+            "the working directory or a folder above it or above the installed package, else "
+            "`allure` on `PATH`."
+        ),
+    )
+    report_history_limit: int = Field(
+        default=1000,
+        ge=0,
+        description=(
+            "Earlier runs of the same name a report's history (trend, per-test history) is built "
+            "from; the only cap on it."
+        ),
+    )
+    report_timeout_s: int = Field(
+        default=600,
+        ge=1,
+        description="How long the Allure CLI may take for one report before it is stopped.",
+    )
+    report_lease_s: int = Field(
+        default=60,
+        ge=5,
+        description=(
+            "A report build whose process has not reported for this long is lost: it is queued "
+            "again once, then failed (`build_lost`)."
+        ),
+    )
+    flaky_window: int = Field(
+        default=20,
+        ge=2,
+        le=500,
+        description=(
+            "An upload marks a result `flaky` when its test flipped between passed and "
+            "failed/broken, or passed on a retry, in this many newest runs of the run's name."
+        ),
+    )

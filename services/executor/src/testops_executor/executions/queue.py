@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,29 +26,9 @@ from testops_executor.pipeline.runner import Finished, Job, Runner
 from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database, utcnow
 from testops_kit.logging import get_logger
-from testops_kit.processes import pid_alive
-
-INSTANCE = uuid.uuid4().hex[:12]
+from testops_kit.processes import owner, owner_gone, pid_alive
 
 log = get_logger(__name__)
-
-
-def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{INSTANCE}"
-
-
-def _owner_gone(value: str | None) -> bool:
-    """Whether the process named by ``value`` (host:pid:instance) is known to be gone."""
-    if not value:
-        return True
-    host, _, rest = value.partition(":")
-    pid_text, _, instance = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine's: its lease decides
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return instance != INSTANCE
-    return not pid_alive(pid)
 
 
 class Slot:
@@ -99,7 +77,7 @@ class Slot:
                 await session.scalars(select(Execution).where(Execution.status == "running"))
             ).all()
             for execution in running:
-                if self.database.dialect == "sqlite" or _owner_gone(execution.owner):
+                if self.database.dialect == "sqlite" or owner_gone(execution.owner):
                     _end_lost(execution)
                     log.warning("execution_lost", execution_id=execution.id)
         await anyio.to_thread.run_sync(_sweep_workspaces, self.settings.resolved_workspace_dir)

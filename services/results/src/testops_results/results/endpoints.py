@@ -14,12 +14,16 @@ from testops_kit.errors import NotFound, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath, reject_nul
 from testops_results import allure
+from testops_results.analytics import repository as analytics
+from testops_results.analytics.schemas import Flakiness
+from testops_results.analytics.service import count_flips
 from testops_results.models import Attachment, TestResult
 from testops_results.results import repository
 from testops_results.results.schemas import (
     AttachmentRef,
     Fixture,
     HistoryItem,
+    HistoryPage,
     ResultItem,
     ResultOut,
     Status,
@@ -228,12 +232,21 @@ async def get_test_history(
     session: SessionDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[HistoryItem]:
-    """The counted result (never a retried attempt) of every non-deleted run that has the test."""
+) -> HistoryPage:
+    """The counted result (never a retried attempt) of every non-deleted run that has the test,
+    with the test's `flakiness` over the results of this page: flips between `passed` and
+    `failed`/`broken` from one to the next, and passes after a failed or broken attempt."""
     rows, next_cursor = await repository.history(
         session, history_id=history_id, cursor=cursor, limit=limit
     )
-    return Page(
+    retried = await analytics.runs_with_failed_attempts(
+        session, history_id=history_id, run_ids=[run.id for _, run in rows]
+    )
+    flips = count_flips([result.status for result, _ in reversed(rows)])
+    passed_on_retry = sum(
+        1 for result, run in rows if result.status == "passed" and run.id in retried
+    )
+    return HistoryPage(
         items=[
             HistoryItem.model_validate(
                 {
@@ -246,4 +259,10 @@ async def get_test_history(
             for result, run in rows
         ],
         next_cursor=next_cursor,
+        flakiness=Flakiness(
+            flaky=flips > 0 or passed_on_retry > 0,
+            flips=flips,
+            window=len(rows),
+            passed_on_retry=passed_on_retry,
+        ),
     )

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from testops_kit.pagination import Page
 from testops_kit.schemas import Timestamp
+from testops_results.analytics.schemas import Flakiness
 
 Status = Literal["failed", "broken", "passed", "skipped", "unknown"]
 
@@ -34,6 +36,12 @@ class HistoryItem(ResultItem):
     run_id: int
     run_name: str
     created_at: Timestamp
+
+
+class HistoryPage(Page[HistoryItem]):
+    flakiness: Flakiness = Field(
+        description="How the test behaved over this page's results (`window` of them)."
+    )
 
 
 class StatusDetails(BaseModel):

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_kit.database import SessionDep, utcnow
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath
 from testops_results.allure import Status
+from testops_results.models import Run
+from testops_results.reports import repository as reports
+from testops_results.reports.schemas import report_url
+from testops_results.reports.service import queue_build
+from testops_results.reports.worker import ReportWorker
 from testops_results.runs import repository
 from testops_results.runs.errors import RunNotFound
 from testops_results.runs.repository import DeletedFilter
-from testops_results.runs.schemas import RunOut
+from testops_results.runs.schemas import ReportState, RunOut
 from testops_results.uploads.form import (
     UPLOAD_BODY,
     read_fields,
@@ -38,12 +45,27 @@ _UPLOAD_UNAVAILABLE = {
 }
 
 
+async def _out(session: AsyncSession, runs: Sequence[Run]) -> list[RunOut]:
+    """The runs as returned, each with the state of its report."""
+    builds = await reports.by_run(session, [run.id for run in runs])
+    out = []
+    for run in runs:
+        build = builds.get(run.id)
+        report = ReportState()
+        if build is not None:
+            url = report_url(run.id) if build.status == "ready" else None
+            report = ReportState(status=build.status, url=url)
+        out.append(RunOut.of(run, report))
+    return out
+
+
 async def _read_run(request: Request, run_id: int) -> RunOut:
     async with request.app.state.database.session() as session:
         run = await repository.get(session, run_id)
         if run is None:
             raise RunNotFound(f"No run {run_id}.")
-        return RunOut.of(run)
+        [out] = await _out(session, [run])
+        return out
 
 
 @router.post(
@@ -56,7 +78,8 @@ async def _read_run(request: Request, run_id: int) -> RunOut:
 async def create_run(request: Request, response: Response) -> RunOut:
     """Multipart: `run_name` and `files` — allure-results files or one `.zip`/`.tar.gz`
     archive of them. All or nothing: on any error nothing of the upload is kept. Files that are
-    not valid Allure JSON are skipped and named in `warnings`."""
+    not valid Allure JSON are skipped and named in `warnings`. With `build_report=true` the
+    run's Allure report is queued at once (`report.status` is `pending`)."""
     ingestor: Ingestor = request.app.state.ingestor
     async with upload_form(request, max_files=ingestor.settings.max_upload_files) as form:
         fields = read_fields(form, require_run_name=True)
@@ -76,6 +99,9 @@ async def create_run(request: Request, response: Response) -> RunOut:
                 "updated_at": now,
             },
         )
+    if fields.build_report:
+        worker: ReportWorker = request.app.state.report_worker
+        await queue_build(database=ingestor.database, wake=worker.wake, run_id=run_id)
     response.headers["Location"] = f"/api/v1/runs/{run_id}"
     return await _read_run(request, run_id)
 
@@ -132,7 +158,7 @@ async def list_runs(
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=[RunOut.of(run) for run in runs], next_cursor=next_cursor)
+    return Page(items=await _out(session, runs), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}", summary="Get a run", responses=problem_responses(404, 422))
@@ -140,7 +166,8 @@ async def get_run(run_id: IdPath, session: SessionDep) -> RunOut:
     run = await repository.get(session, run_id)
     if run is None:
         raise RunNotFound(f"No run {run_id}.")
-    return RunOut.of(run)
+    [out] = await _out(session, [run])
+    return out
 
 
 @router.delete(
@@ -169,4 +196,5 @@ async def restore_run(run_id: IdPath, session: SessionDep) -> RunOut:
     if run.deleted_at is not None:
         run.deleted_at = None
         run.updated_at = utcnow()
-    return RunOut.of(run)
+    [out] = await _out(session, [run])
+    return out

@@ -57,7 +57,7 @@ class RunOut(BaseModel):
     report: ReportState
 
     @classmethod
-    def of(cls, run: Run) -> RunOut:
+    def of(cls, run: Run, report: ReportState | None = None) -> RunOut:
         return cls(
             id=run.id,
             name=run.name,
@@ -88,5 +88,5 @@ class RunOut(BaseModel):
             executor=run.executor,
             categories=run.categories,
             warnings=[UploadWarning.model_validate(w) for w in run.warnings or []],
-            report=ReportState(),
+            report=report or ReportState(),
         )

@@ -28,7 +28,7 @@ from testops_results.uploads.service import IncomingFile
 MultiPartParser.spool_max_size = 16 * 1024
 
 FILES_FIELD = "files"
-TEXT_FIELDS = ("run_name", "branch", "commit", "ci_url", "execution_id")
+TEXT_FIELDS = ("run_name", "branch", "commit", "ci_url", "execution_id", "build_report")
 
 
 class UploadFields(BaseModel):
@@ -43,6 +43,7 @@ class UploadFields(BaseModel):
     execution_id: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$"
     )
+    build_report: bool = False
 
     @field_validator("*", mode="after")
     @classmethod
@@ -137,6 +138,11 @@ UPLOAD_BODY: dict[str, Any] = {
                             "type": "string",
                             "format": "uuid",
                             "description": "The execution that produced these results.",
+                        },
+                        "build_report": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "Queue the run's Allure report once it is uploaded.",
                         },
                     },
                 }

@@ -13,6 +13,7 @@ from testops_kit.database import utcnow
 from testops_kit.dialects import allocate_ids, bulk_insert, upsert
 from testops_kit.errors import ServiceUnavailable
 from testops_results import allure
+from testops_results.analytics.repository import mark_flaky
 from testops_results.models import (
     NAME_MAX,
     Attachment,
@@ -46,8 +47,11 @@ async def land(
     staged: Staged,
     run_id: int | None,
     new_run: dict[str, Any] | None,
+    flaky_window: int,
 ) -> int:
-    """Write ``staged`` as a new run (``new_run`` holds its fields) or a shard of ``run_id``."""
+    """Write ``staged`` as a new run (``new_run`` holds its fields) or a shard of ``run_id``;
+    then mark ``flaky`` the results of tests that are flaky over its ``flaky_window`` newest
+    runs of the same name (a mark is only ever added: a later shard never removes one)."""
     if new_run is not None:
         run = Run(**new_run, status="unknown")
         session.add(run)
@@ -66,6 +70,7 @@ async def land(
         RunUpload(run_id=run.id, upload_id=upload_id, object_key=object_key, files=staged.raw_files)
     )
     await _flag_retries(session, run.id, {r.row["history_id"] for r in staged.results})
+    await mark_flaky(session, run=run, window=flaky_window)
     await _merge_metadata(run, staged)
     await refresh_stats(session, run)
     # Last, so that the upload's heartbeat goes on while the rows go in. Gone means another

@@ -127,6 +127,7 @@ class Ingestor:
                         staged=staged,
                         run_id=run_id,
                         new_run=new_run,
+                        flaky_window=self.settings.flaky_window,
                     )
                     if store is not None:
                         await store

@@ -1,0 +1,1 @@
+"""Analytics of uploaded results: flaky tests, run trends and failure groups."""

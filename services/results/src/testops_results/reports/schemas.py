@@ -1,0 +1,43 @@
+"""What /runs/{id}/report returns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from testops_results.models import ReportBuild
+
+ReportStatus = Literal["none", "pending", "building", "ready", "failed"]
+
+
+def report_url(run_id: int) -> str:
+    """Where a run's report is read: its ``index.html``."""
+    return f"/api/v1/runs/{run_id}/report/index.html"
+
+
+class ReportOut(BaseModel):
+    status: ReportStatus = Field(
+        description="`none` (never asked for), `pending`, `building`, `ready` or `failed`."
+    )
+    url: str | None = Field(description="The report's `index.html` once it is `ready`.")
+    error: str | None = Field(
+        description="Why the build failed: for the Allure CLI, the last lines of its output."
+    )
+    code: str | None = Field(
+        description=(
+            "What failed: `allure_cli_missing`, `allure_cli_failed`, `allure_cli_timeout`, "
+            "`build_lost` (its process died twice) or `build_error`."
+        )
+    )
+
+    @classmethod
+    def of(cls, run_id: int, build: ReportBuild | None) -> ReportOut:
+        if build is None:
+            return cls(status="none", url=None, error=None, code=None)
+        return cls(
+            status=build.status,
+            url=report_url(run_id) if build.status == "ready" else None,
+            error=build.error,
+            code=build.error_code,
+        )
