@@ -9,6 +9,9 @@ import httpx
 from tests.results.allure_data import SAME_ERROR_TESTS, result_files
 from tests.results.results_api import API, JSON, CreateRun, folder_files
 
+from testops_results.analytics.repository import FailureRow
+from testops_results.analytics.service import group_failures
+
 
 async def failures(client: httpx.AsyncClient, run_id: int) -> JSON:
     response = await client.get(f"{API}/runs/{run_id}/failures")
@@ -89,3 +92,31 @@ async def test_failures_of_an_unknown_or_deleted_run_are_not_found(
         response = await client.get(f"{API}/runs/{run_id}/failures")
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "run_not_found"
+
+
+def test_one_assertion_failing_in_many_tests_of_a_file_is_one_group() -> None:
+    """Each test's own frame differs (its name, its line); the error does not."""
+    rows = [
+        FailureRow(
+            id=n,
+            name=f"test_option_{n}",
+            full_name=f"tests.test_options#test_option_{n}",
+            status="failed",
+            message=f"AssertionError: expected exit code 0, got {n}",
+            trace=f"tests/test_options.py:{100 + n}: in test_option_{n}\n"
+            f"    assert result.exit_code == 0\nE   AssertionError: got {n}",
+        )
+        for n in range(1, 21)
+    ]
+    other = FailureRow(
+        id=99,
+        name="test_other",
+        full_name="tests.test_options#test_other",
+        status="failed",
+        message="KeyError: 'name'",
+        trace="tests/test_options.py:7: in test_other\n    data['name']\nE   KeyError: 'name'",
+    )
+
+    groups = group_failures([*rows, other])
+
+    assert [len(group.results) for group in groups] == [20, 1]

@@ -3,9 +3,10 @@ failures.
 
 A failure's fingerprint is the sha1 of its status, its normalised message and its three
 innermost stack frames (file and function, without line numbers, so that an edit elsewhere in
-the file does not split a group). Normalising masks what differs between two occurrences of
-one error: UUIDs, temporary paths (``/tmp/…``, ``/var/folders/…``, pytest's ``tmp_path``),
-hex addresses, hash-like ids and numbers::
+the file does not split a group; a test function's own name is masked, so that the same failure
+in several tests of one file is one group). Normalising masks what differs between two
+occurrences of one error: UUIDs, temporary paths (``/tmp/…``, ``/var/folders/…``, pytest's
+``tmp_path``), hex addresses, hash-like ids and numbers::
 
     >>> normalise("bad value 17 at /tmp/pytest-of-ci/pytest-3/test_x0/a.txt id=0x7f3a")
     'bad value <n> at <tmp> id=<addr>'
@@ -59,7 +60,12 @@ def frames(trace: str) -> list[str]:
         match = _PYTHON_FRAME.match(line) or _PYTEST_FRAME.match(line)
         if match:
             path = _SITE_PACKAGES.sub("", normalise(match["path"]))
-            found.append(f"{path}:{match['where'] or ''}")
+            where = match["where"] or ""
+            # The failing test's own frame is where the error showed, not what it is: one
+            # assertion failing the same way in twenty tests of a file is one row.
+            if where.startswith("test"):
+                where = "<test>"
+            found.append(f"{path}:{where}")
     return found
 
 

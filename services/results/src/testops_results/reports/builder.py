@@ -43,6 +43,9 @@ from testops_results.reports import repository
 from testops_results.settings import ResultsSettings
 from testops_results.uploads.blobs import blob_key
 
+_CLI_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS")
+"""The service's environment variables the Allure CLI is given."""
+
 log = get_logger(__name__)
 
 WORKDIR_PREFIX = "testops-report-"
@@ -192,7 +195,17 @@ class Builder:
     async def _generate(
         self, cli: str, workdir: Path, results: Path, output: Path, config: Path
     ) -> None:
-        env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
+        # The CLI is someone else's program: it gets none of the service's settings or
+        # secrets (storage keys, database URL), only what running Node needs.
+        env = {name: os.environ[name] for name in _CLI_ENV if name in os.environ}
+        env.update(
+            {
+                "HOME": str(workdir),
+                "NO_COLOR": "1",
+                "FORCE_COLOR": "0",
+                "ALLURE_NO_ANALYTICS": "true",
+            }
+        )
         try:
             process = await asyncio.create_subprocess_exec(
                 cli,

@@ -26,6 +26,14 @@ router = APIRouter(prefix="/runs/{run_id}/report", tags=["reports"])
 _HASHED = re.compile(r"[-.][0-9a-f]{8,}\.[A-Za-z0-9]+$")
 LONG_CACHE = "private, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+REPORT_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'self'"
+)
+"""What a report page may load: its own files only. The Allure 3 CLI's report pages embed
+Google's analytics script (the `awesome` plugin turns it on unconditionally); no one opening
+a run's report should have it reported elsewhere, so the browser is told not to load it."""
 
 
 @router.post(
@@ -124,6 +132,7 @@ async def get_run_report_file(
         "ETag": etag,
         "Cache-Control": LONG_CACHE if _HASHED.search(name) else REVALIDATE,
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": REPORT_CSP,
     }
     if _matches(if_none_match, etag):
         await stream.aclose()
