@@ -64,6 +64,8 @@ RUNS = "/api/v1/runs"
 POLL_S = 0.05
 WATCH_S = 0.01
 WORKDIR_PREFIX = "testops-report-"  # testops_results.reports.builder.WORKDIR_PREFIX
+CLI_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS")
+"""What the builder passes on to the CLI of the service's environment (its ``_CLI_ENV``)."""
 
 GOAL_RATIO = 1.3  # API request-to-ready / bare `allure generate`
 
@@ -319,7 +321,12 @@ def bare_build(cli: str, data: Data, work: Path, name: str) -> BareBuild:
         json.dumps({"name": name, "historyPath": str(history), "appendHistory": False})
     )
     out = folder / "report"
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    # As the builder runs it: only what Node needs from the environment, HOME = its folder,
+    # no colours, no analytics (testops_results.reports.builder._generate).
+    env = {name: os.environ[name] for name in CLI_ENV if name in os.environ}
+    env.update(
+        {"HOME": str(folder), "NO_COLOR": "1", "FORCE_COLOR": "0", "ALLURE_NO_ANALYTICS": "true"}
+    )
     log = folder / "allure.log"
     cpu_before = children_cpu()
     with log.open("wb") as fh:
@@ -449,6 +456,11 @@ def bench(
                 f"{a.service_cpu_s:.2f} s), bare allure generate {b.seconds:.2f} s (CPU "
                 f"{b.cpu_s:.1f} s, peak {b.peak_mb:.0f} MB, {b.files:,} data/test-results); "
                 f"ratio {a.seconds / b.seconds:.2f}; load {loadavg()}",
+                flush=True,
+            )
+            print(
+                "  phases s: "
+                + ", ".join(f"{k.split(' (')[0]} {v:.2f}" for k, v in a.phases.items()),
                 flush=True,
             )
             for check in rnd.checks:

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import logging
 import os
+import resource
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from testops_kit.errors import TestOpsError
 from testops_kit.settings import StorageSettings
 from testops_kit.storage import (
     MULTIPART_PART_SIZE,
+    FilePart,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -137,6 +139,31 @@ async def test_an_object_bigger_than_a_multipart_part_round_trips_byte_identical
     info = await storage.stat("big/object")
     assert info is not None
     assert info.size == size
+
+
+async def test_put_many_of_thousands_of_files_holds_few_open_at_once(tmp_path: Path) -> None:
+    """A report is thousands of small files, each its own source: they are opened one at a
+    time, not kept open until the end (the descriptor limit is often 1,024)."""
+    files = []
+    for n in range(3000):
+        path = tmp_path / f"f{n}.txt"
+        path.write_bytes(f"file {n}".encode())
+        files.append(FilePart(key=f"many/{n}.txt", path=path, offset=0, length=path.stat().st_size))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, in_use + 400), hard))
+    settings = StorageSettings(storage_url=f"file://{tmp_path / 'objects'}")
+    async with open_storage(settings) as storage:
+        try:
+            stored = await storage.put_many(files, concurrency=8)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        listed = [info.key async for info in storage.list("many/")]
+        digest = await sha256_of(storage, "many/2999.txt")
+
+    assert stored == 3000
+    assert len(listed) == 3000
+    assert digest == hashlib.sha256(b"file 2999").hexdigest()
 
 
 async def test_put_file_stores_a_local_file(storage: Storage, tmp_path: Path) -> None:

@@ -322,15 +322,21 @@ class LocalStorage(Storage):
 
     def _put_share(self, parts: Sequence[FilePart], skip_existing: bool) -> int:
         written = 0
-        sources: dict[Path, Any] = {}
+        # One source open at a time: parts cut from one file come one after another, and a
+        # share of thousands of small files must not hold thousands of descriptors.
+        source_path: Path | None = None
+        source: Any = None
         try:
             for part in parts:
                 target = self._path(part.key)
                 if skip_existing and target.is_file():
                     continue
-                source = sources.get(part.path)
-                if source is None:
-                    source = sources[part.path] = part.path.open("rb")
+                if part.path != source_path:
+                    if source is not None:
+                        source.close()
+                        source = None
+                    source = part.path.open("rb")
+                    source_path = part.path
                 staging = self._staging_file()
                 try:
                     with staging.open("wb") as out:
@@ -349,7 +355,7 @@ class LocalStorage(Storage):
                     raise
                 written += 1
         finally:
-            for source in sources.values():
+            if source is not None:
                 source.close()
         return written
 
