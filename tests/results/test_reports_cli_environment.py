@@ -3,6 +3,7 @@ its analytics off; and the report pages it makes may load nothing from elsewhere
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Callable
@@ -40,7 +41,11 @@ async def test_the_cli_gets_none_of_the_services_settings_and_no_analytics(
     cli = environment_dumping_cli(tmp_path)
     monkeypatch.setenv("TESTOPS_RESULTS_S3_SECRET_ACCESS_KEY", "do-not-pass-me")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nor-me")
-    app = create_app(results_settings_factory("results-cli-env", allure_cli=str(cli)))
+    # The factory makes a database with its own event loop on PostgreSQL: not on this one.
+    settings = await asyncio.to_thread(
+        results_settings_factory, "results-cli-env", allure_cli=str(cli)
+    )
+    app = create_app(settings)
     async with app_client(app) as client:
         run = (await post_run_with(client, tiny_results("passed"))).json()
         assert (await client.post(f"{API}/runs/{run['id']}/report")).status_code == 202
