@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from tests.executor.repositories import HangingPids, Repos, make_repos, pid_file
 from testops_executor.main import create_app
 from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database
-from testops_kit.testing import app_client, free_port, wait_for
+from testops_kit.testing import app_client, service_process
 
 COLD_RUN_WITHIN_S = 240.0
 """The first execution fills the uv cache from the package index."""
@@ -100,51 +98,16 @@ async def results_url(
 ) -> AsyncIterator[str]:
     """The results service in a child process of its own, answering on a free port."""
     folder = tmp_path_factory.mktemp("exec-results")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TESTOPS_RESULTS_")}
-    env.update(
-        {
-            "TESTOPS_RESULTS_DATABASE_URL": results_database_url,
-            "TESTOPS_RESULTS_STORAGE_URL": f"file://{folder / 'blobs'}",
-            "TESTOPS_RESULTS_DATA_DIR": str(folder),
-            "TESTOPS_RESULTS_HOST": "127.0.0.1",
-            "TESTOPS_RESULTS_PORT": str(port),
-        }
-    )
-    log_path = folder / "results.log"
-
-    def spawn() -> subprocess.Popen[bytes]:
-        with log_path.open("wb") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "testops_results"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    server = await asyncio.to_thread(spawn)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=2) as client:
-
-            async def ready() -> bool | None:
-                if server.poll() is not None:
-                    raise RuntimeError(f"the results service exited:\n{log_path.read_text()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/readyz")).status_code == 200:
-                        return True
-                return None
-
-            await wait_for(ready, within=60, interval=0.1)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            await asyncio.to_thread(server.wait, 15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            await asyncio.to_thread(server.wait, 15)
+    async with service_process(
+        "testops_results",
+        prefix="TESTOPS_RESULTS_",
+        folder=folder,
+        settings={
+            "database_url": results_database_url,
+            "storage_url": f"file://{folder / 'blobs'}",
+        },
+    ) as results:
+        yield results.url
 
 
 @pytest.fixture(scope="session")
