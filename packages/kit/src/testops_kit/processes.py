@@ -41,3 +41,29 @@ def owner_gone(value: str | None) -> bool:
     if pid == os.getpid():
         return instance != INSTANCE
     return not pid_alive(pid)
+
+
+def local_tag() -> str:
+    """This process in a file or folder name: ``<pid>.<instance>.<host>``.
+
+    A pid alone does not tell who left a file: a container's process has the same pid on every
+    start, and replicas sharing a volume have the same pid on different hosts."""
+    return f"{os.getpid()}.{INSTANCE}.{socket.gethostname()}"
+
+
+def tagged(name: str) -> str:
+    """``name`` prefixed with :func:`local_tag` and ``~``: a file or folder of this process."""
+    return f"{local_tag()}~{name}"
+
+
+def left_by_gone_process(name: str) -> bool:
+    """Whether a file or folder named by :func:`tagged` was left by a process that is gone (see
+    :func:`owner_gone`: on another host nothing is known, and it is left alone). Names from
+    earlier versions, ``<pid>-…``, are judged by their pid."""
+    tag, separator, _ = name.partition("~")
+    if separator:
+        pid_text, _, rest = tag.partition(".")
+        instance, _, host = rest.partition(".")
+        return pid_text.isdigit() and owner_gone(f"{host}:{pid_text}:{instance}")
+    pid_text = name.partition("-")[0]
+    return pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text))

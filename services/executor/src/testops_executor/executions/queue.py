@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from testops_executor.pipeline.runner import Finished, Job, Runner
 from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database, utcnow
 from testops_kit.logging import get_logger
-from testops_kit.processes import owner, owner_gone, pid_alive
+from testops_kit.processes import left_by_gone_process, owner, owner_gone, tagged
 
 log = get_logger(__name__)
 
@@ -125,7 +124,7 @@ class Slot:
 
     async def execute(self, job: Job, results: httpx.AsyncClient) -> None:
         log.info("execution_started", execution_id=job.id, repo_url=job.repo_url)
-        workspace = self.settings.resolved_workspace_dir / f"{os.getpid()}-{job.id}"
+        workspace = self.settings.resolved_workspace_dir / tagged(job.id)
         await anyio.to_thread.run_sync(lambda: workspace.mkdir(parents=True, exist_ok=True))
         cancelled = asyncio.Event()
 
@@ -238,8 +237,8 @@ def _sweep_workspaces(root: Path) -> None:
     if not root.is_dir():
         return
     for folder in root.iterdir():
-        pid = folder.name.partition("-")[0]
-        if not pid.isdigit() or (int(pid) != os.getpid() and not pid_alive(int(pid))):
+        unknown = "~" not in folder.name and not folder.name.partition("-")[0].isdigit()
+        if unknown or left_by_gone_process(folder.name):
             # A killed executor leaves its suite running otherwise.
             stop_recorded_groups(folder)
             shutil.rmtree(folder, ignore_errors=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -28,7 +27,7 @@ import anyio
 
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
-from testops_kit.processes import pid_alive
+from testops_kit.processes import left_by_gone_process, local_tag
 from testops_kit.storage import FilePart, Storage
 from testops_results.settings import ResultsSettings
 from testops_results.uploads import blobs
@@ -91,7 +90,7 @@ class Ingestor:
     def _workdir(self) -> Path:
         base = self.settings.spool_dir or Path(tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=base))
+        return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{local_tag()}~", dir=base))
 
     def _stage(self, files: Sequence[IncomingFile], workdir: Path) -> Staged:
         limits = Limits(
@@ -221,8 +220,7 @@ def sweep_workdirs(base: Path | None) -> int:
     if not folder.is_dir():
         return 0
     for path in folder.glob(f"{WORKDIR_PREFIX}*"):
-        pid_text = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
+        if left_by_gone_process(path.name[len(WORKDIR_PREFIX) :]):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
