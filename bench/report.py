@@ -143,6 +143,7 @@ class BuildWatch:
 
     def __init__(self, spool: Path, service_pid: int) -> None:
         self.spool = spool
+        self.earlier = set(spool.glob(f"{WORKDIR_PREFIX}*"))
         self.service = psutil.Process(service_pid)
         self.seen: dict[str, float] = {}
         self.cli_start: float | None = None
@@ -167,7 +168,8 @@ class BuildWatch:
         while not self._stop.is_set():
             now = time.time()
             if workdir is None:
-                found = sorted(self.spool.glob(f"{WORKDIR_PREFIX}*"))
+                # Not a folder an earlier build is still removing (after its `ready`).
+                found = sorted(set(self.spool.glob(f"{WORKDIR_PREFIX}*")) - self.earlier)
                 if found:
                     workdir = found[0]
                     self._mark("workdir", now)
@@ -295,8 +297,8 @@ def api_build(client: httpx.Client, run_id: int, spool: Path, service_pid: int) 
     span("history (→ config file)", seen.get("history.jsonl"), seen.get("allurerc.json"))
     span("CLI start (→ CLI process)", seen.get("allurerc.json"), watch.cli_start)
     span("allure generate (CLI process)", watch.cli_start, watch.cli_end)
-    span("store + clean-up (→ work folder gone)", watch.cli_end, seen.get("gone"))
-    span("finish (→ ready seen by the poll)", seen.get("gone"), ended)
+    # The work folder is removed after the build is recorded `ready`: not part of the wait.
+    span("store + record (→ ready seen by the poll)", watch.cli_end, ended)
     return ApiBuild(
         run_id=run_id,
         seconds=seconds,

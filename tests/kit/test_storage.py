@@ -586,3 +586,114 @@ async def test_unfinished_multipart_writes_are_aborted_on_s3(
 
     assert aborted == 1
     assert await leftovers(settings) == []
+
+
+# Folders in, objects out: put_tree and get_many
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """A small report-like folder: files at the top and two levels down."""
+    files = {
+        "index.html": b"<html>report</html>",
+        "data/test-results/a1.json": b'{"id": "a1"}',
+        "data/test-results/b2.json": os.urandom(70_000),
+        "widgets/summary.json": b"{}",
+        "empty.txt": b"",
+    }
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return files
+
+
+async def test_put_tree_stores_every_file_under_the_prefix_by_its_path(
+    storage: Storage, tmp_path: Path
+) -> None:
+    files = _tree(tmp_path / "report")
+
+    stored = await storage.put_tree("reports/7/k1/", tmp_path / "report")
+
+    assert stored == len(files)
+    assert await keys(storage, "reports/7/k1/") == sorted(f"reports/7/k1/{name}" for name in files)
+    for name, data in files.items():
+        assert await (await storage.open(f"reports/7/k1/{name}")).read() == data
+
+
+async def test_put_tree_leaves_symbolic_links_out(storage: Storage, tmp_path: Path) -> None:
+    secret = tmp_path / "outside.txt"
+    secret.write_bytes(b"not part of the report")
+    files = _tree(tmp_path / "report")
+    (tmp_path / "report" / "link.txt").symlink_to(secret)
+    (tmp_path / "report" / "linked-folder").symlink_to(tmp_path / "report" / "data")
+
+    stored = await storage.put_tree("reports/8/k1/", tmp_path / "report")
+
+    assert stored == len(files)
+    assert await keys(storage, "reports/8/k1/") == sorted(f"reports/8/k1/{name}" for name in files)
+    assert not await storage.exists("reports/8/k1/link.txt")
+
+
+async def test_put_tree_on_a_local_folder_moves_the_files_instead_of_copying_them(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path / "report")
+    inode = (tmp_path / "report" / "data" / "test-results" / "b2.json").stat().st_ino
+    settings = StorageSettings(storage_url=f"file://{tmp_path / 'objects'}")
+    async with open_storage(settings) as storage:
+        stored = await storage.put_tree("reports/9/k1/", tmp_path / "report")
+        assert await keys(storage, "reports/9/") != []
+
+    moved = tmp_path / "objects" / "reports" / "9" / "k1" / "data" / "test-results" / "b2.json"
+    assert stored == 5
+    assert moved.stat().st_ino == inode
+    assert not (tmp_path / "report").exists()
+
+
+async def test_put_tree_refuses_a_prefix_that_is_not_a_folder(tmp_path: Path) -> None:
+    _tree(tmp_path / "report")
+    settings = StorageSettings(storage_url=f"file://{tmp_path / 'objects'}")
+    async with open_storage(settings) as storage:
+        with pytest.raises(ValueError, match="ends with '/'"):
+            await storage.put_tree("reports/9/k1", tmp_path / "report")
+
+
+async def test_get_many_writes_each_object_to_its_file(storage: Storage, tmp_path: Path) -> None:
+    objects = {f"blobs/{n:02d}": os.urandom(1000 * n) for n in range(12)}
+    for key, data in objects.items():
+        await storage.put_bytes(key, data)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "03").write_bytes(b"an older file, replaced")
+
+    await storage.get_many(
+        [(key, tmp_path / "out" / key.split("/")[1]) for key in objects], concurrency=4
+    )
+
+    assert {f"blobs/{path.name}": path.read_bytes() for path in (tmp_path / "out").iterdir()} == (
+        objects
+    )
+
+
+async def test_get_many_of_a_missing_object_raises_object_not_found(
+    storage: Storage, tmp_path: Path
+) -> None:
+    await storage.put_bytes("blobs/there", b"x")
+
+    with pytest.raises(ObjectNotFound):
+        await storage.get_many(
+            [("blobs/there", tmp_path / "there"), ("blobs/missing", tmp_path / "missing")]
+        )
+
+
+async def test_open_clears_what_an_earlier_start_with_the_same_pid_left(tmp_path: Path) -> None:
+    """In a container the process has the same pid after a restart: its earlier instance's
+    half-written files are still recognised as left behind."""
+    import socket
+
+    earlier = tmp_path / ".staging" / f"{os.getpid()}.{'0' * 12}.{socket.gethostname()}~0123abcd"
+    earlier.parent.mkdir()
+    earlier.write_bytes(b"half")
+
+    async with open_storage(StorageSettings(storage_url=f"file://{tmp_path}")) as storage:
+        assert await keys(storage) == []
+
+    assert not earlier.exists()

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,10 +33,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
+from anyio.abc import TaskGroup
 
 from testops_kit.errors import NotFound, ServiceUnavailable
 from testops_kit.logging import get_logger
-from testops_kit.processes import pid_alive
+from testops_kit.processes import left_by_gone_process, tagged
 from testops_kit.settings import StorageSettings
 
 CHUNK_SIZE = 1024 * 1024
@@ -176,7 +177,7 @@ class Storage(ABC):
                 )
                 written += 1
 
-        async with anyio.create_task_group() as group:
+        async with _task_group() as group:
             for part in parts:
                 group.start_soon(put_one, part)
         return written
@@ -186,6 +187,45 @@ class Storage(ABC):
             yield data
 
         return await self.put(key, one(), content_type=content_type)
+
+    async def put_tree(
+        self,
+        prefix: str,
+        folder: Path,
+        *,
+        content_type: Callable[[str], str | None] = lambda name: None,
+        concurrency: int = 8,
+    ) -> int:
+        """Store every regular file under ``folder`` as ``prefix`` + its ``/``-separated path
+        in the folder (symbolic links are left out), and return how many.
+
+        ``folder`` is handed over: a backend may move it into place rather than copy it, so the
+        caller must not use it afterwards, only remove whatever is left of it. ``prefix`` ends
+        with ``/`` and names a place nothing else writes to (a new build's folder, say).
+        ``content_type(path)`` gives each file's type.
+        """
+        parts = await anyio.to_thread.run_sync(_tree_parts, folder, prefix, content_type)
+        await self.put_many(parts, concurrency=concurrency)
+        return len(parts)
+
+    async def get_many(self, objects: Sequence[tuple[str, Path]], *, concurrency: int = 8) -> None:
+        """Write each object ``key`` to its local ``path`` (replacing the file),
+        ``concurrency`` at a time."""
+        limiter = anyio.Semaphore(concurrency)
+
+        async def get_one(key: str, path: Path) -> None:
+            async with limiter:
+                stream = await self.open(key)
+                try:
+                    async with await anyio.open_file(path, "wb") as file:
+                        async for chunk in stream:
+                            await file.write(chunk)
+                finally:
+                    await stream.aclose()
+
+        async with _task_group() as group:
+            for key, path in objects:
+                group.start_soon(get_one, key, path)
 
     @abstractmethod
     async def open(
@@ -226,6 +266,23 @@ class Storage(ABC):
         """Raise :class:`StorageUnavailable` when the storage cannot be used."""
 
 
+@asynccontextmanager
+async def _task_group() -> AsyncIterator[TaskGroup]:
+    """A task group that fails with the first error of its tasks (``ObjectNotFound``, say),
+    not with an exception group around it."""
+    try:
+        async with anyio.create_task_group() as group:
+            yield group
+    except BaseExceptionGroup as failed:
+        errors, _ = failed.split(Exception)
+        if errors is None:
+            raise
+        first: BaseException = errors
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from failed
+
+
 async def read_file_chunks(
     path: Path, chunk_size: int = CHUNK_SIZE, *, offset: int = 0, length: int | None = None
 ) -> AsyncIterator[bytes]:
@@ -261,13 +318,12 @@ class LocalStorage(Storage):
         self._staging.mkdir(parents=True, exist_ok=True)
         # Half-written files of processes that died; several processes may share the folder.
         for leftover in self._staging.iterdir():
-            pid = leftover.name.partition("-")[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            if left_by_gone_process(leftover.name):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
 
     def _staging_file(self) -> Path:
-        return self._staging / f"{os.getpid()}-{uuid.uuid4().hex}"
+        return self._staging / tagged(uuid.uuid4().hex)
 
     async def put(
         self, key: str, data: AsyncIterable[bytes], *, content_type: str | None = None
@@ -315,7 +371,7 @@ class LocalStorage(Storage):
         async def put_share(share: Sequence[FilePart]) -> None:
             counts.append(await anyio.to_thread.run_sync(self._put_share, share, skip_existing))
 
-        async with anyio.create_task_group() as group:
+        async with _task_group() as group:
             for share in shares:
                 group.start_soon(put_share, share)
         return sum(counts)
@@ -358,6 +414,55 @@ class LocalStorage(Storage):
             if source is not None:
                 source.close()
         return written
+
+    async def put_tree(
+        self,
+        prefix: str,
+        folder: Path,
+        *,
+        content_type: Callable[[str], str | None] = lambda name: None,
+        concurrency: int = 8,
+    ) -> int:
+        # A folder on the same file system is renamed into place at once, however many files
+        # it holds; anything else (another file system, links inside) is copied file by file.
+        adopted = await anyio.to_thread.run_sync(self._adopt_tree, prefix, folder)
+        if adopted is not None:
+            return adopted
+        return await super().put_tree(
+            prefix, folder, content_type=content_type, concurrency=concurrency
+        )
+
+    def _adopt_tree(self, prefix: str, folder: Path) -> int | None:
+        if not prefix.endswith("/"):
+            raise ValueError(f"A tree's prefix ends with '/': {prefix!r}.")
+        target = self._path(prefix.rstrip("/"))
+        files = 0
+        for _root, dirs, names in os.walk(folder):
+            for name in (*dirs, *names):
+                if os.path.islink(os.path.join(_root, name)):
+                    return None
+            files += len(names)
+        if target.exists():
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(folder, target)
+        except OSError:
+            return None
+        return files
+
+    async def get_many(self, objects: Sequence[tuple[str, Path]], *, concurrency: int = 8) -> None:
+        shares = [objects[index::concurrency] for index in range(min(concurrency, len(objects)))]
+        async with _task_group() as group:
+            for share in shares:
+                group.start_soon(anyio.to_thread.run_sync, self._get_share, share)
+
+    def _get_share(self, objects: Sequence[tuple[str, Path]]) -> None:
+        for key, path in objects:
+            try:
+                shutil.copyfile(self._path(key), path)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raise ObjectNotFound(f"No object {key!r}.") from None
 
     async def open(
         self, key: str, *, start: int | None = None, end: int | None = None
@@ -402,7 +507,11 @@ class LocalStorage(Storage):
 
     def _walk(self, prefix: str) -> builtins.list[ObjectInfo]:
         found: builtins.list[ObjectInfo] = []
-        for folder, dirs, files in os.walk(self.root):
+        # Only the folder the prefix's complete segments name can hold its keys.
+        folders = prefix.split("/")[:-1]
+        plain = all(name not in ("", ".", "..") for name in folders)
+        start = self.root.joinpath(*folders) if plain else self.root
+        for folder, dirs, files in os.walk(start):
             if Path(folder) == self.root:
                 dirs[:] = [d for d in dirs if d != self._staging.name]
             for name in files:
@@ -419,6 +528,24 @@ class LocalStorage(Storage):
     async def check(self) -> None:
         if not await anyio.to_thread.run_sync(os.access, self.root, os.W_OK):
             raise StorageUnavailable(f"{self.description} is not writable.")
+
+
+def _tree_parts(
+    folder: Path, prefix: str, content_type: Callable[[str], str | None]
+) -> builtins.list[FilePart]:
+    """A part per regular file under ``folder`` (links left out), in path order."""
+    parts: builtins.list[FilePart] = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(root, name))]
+        for name in sorted(names):
+            path = Path(root, name)
+            info = path.lstat()
+            if not S_ISREG(info.st_mode):
+                continue
+            relative = path.relative_to(folder).as_posix()
+            parts.append(FilePart(prefix + relative, path, 0, info.st_size, content_type(relative)))
+    return parts
 
 
 def _move_into_place(staging: Path, target: Path) -> None:

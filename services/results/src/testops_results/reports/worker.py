@@ -49,6 +49,7 @@ class ReportWorker:
         self.wake = asyncio.Event()
         self._owner = owner()
         self._builder = Builder(database=database, storage=storage, settings=settings)
+        self._removals: set[asyncio.Task[None]] = set()
 
     @property
     def lease(self) -> timedelta:
@@ -127,16 +128,24 @@ class ReportWorker:
     async def execute(self, claimed: Claimed) -> None:
         log.info("report_build_started", run_id=claimed.run_id, build=claimed.build_key)
         beat = asyncio.create_task(self._heartbeat(claimed.id))
+        workdir = await self._builder.make_workdir()
         try:
-            outcome = await self._builder.build(claimed.run_id, claimed.build_key)
-        except Exception as exc:
-            log.exception("report_build_crashed", run_id=claimed.run_id)
-            outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", "build_error")
+            try:
+                outcome = await self._builder.build(claimed.run_id, claimed.build_key, workdir)
+            except Exception as exc:
+                log.exception("report_build_crashed", run_id=claimed.run_id)
+                outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", "build_error")
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+            finished = await self._finish(claimed, outcome)
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
-        finished = await self._finish(claimed, outcome)
+            # After the outcome is recorded, beside the next build: whoever waits for a report
+            # need not wait for tens of thousands of files to be removed.
+            removal = asyncio.create_task(self._builder.remove_workdir(workdir))
+            self._removals.add(removal)
+            removal.add_done_callback(self._removals.discard)
         if finished:
             await self._remove_other_builds(claimed)
         log.info(
