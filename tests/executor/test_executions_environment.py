@@ -4,9 +4,13 @@ execution."""
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import httpx
 from pydantic import SecretStr
-from tests.executor.conftest import ExecutorSettingsFactory, StartExecutorProcess
+from tests.executor.conftest import ExecutorSettingsFactory, StartExecutor, StartExecutorProcess
 from tests.executor.executor_api import API, assert_ended, log_text, run_to_end
 from tests.executor.repositories import ENVIRONMENT_CANARY, Repos
 
@@ -39,3 +43,45 @@ async def test_the_executor_processes_settings_and_secrets_never_reach_the_suite
     listed = await client.get(f"{API}/executions")
     assert ENVIRONMENT_CANARY not in listed.text
     assert ENVIRONMENT_CANARY not in service.log.read_text()
+
+
+async def test_an_executor_without_uv_on_its_path_fails_the_execution_saying_so(
+    executor_settings: ExecutorSettingsFactory,
+    start_executor_process: StartExecutorProcess,
+    repos: Repos,
+    tmp_path: Path,
+) -> None:
+    tools = tmp_path / "only-git"
+    tools.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (tools / "git").symlink_to(git)
+    settings = await executor_settings("no-uv")
+    service = await start_executor_process(settings, PATH=str(tools))
+
+    execution = await run_to_end(service.client, repos.passing)
+
+    await assert_ended(service.client, execution, "failed", "error", "sync_failed")
+    assert "`uv` cannot be run on the executor" in execution["error"]
+    assert "install it on the executor's PATH" in await log_text(service.client, execution["id"])
+
+
+async def test_a_repository_without_a_pytest_configuration_takes_none_from_around_the_workspace(
+    start_executor: StartExecutor, repos: Repos, tmp_path: Path
+) -> None:
+    """An executor whose workspace is inside another project (``make run`` in a checkout of
+    TestOps keeps it under ./.testops): pytest must not climb out of the repository and take
+    that project's configuration."""
+    around = tmp_path / "another-project"
+    around.mkdir()
+    (around / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "-p no_such_plugin_of_the_host"\n'
+    )
+
+    async with start_executor("inside-a-project", workspace_dir=around / "work") as executor:
+        execution = await run_to_end(executor.client, repos.passing)
+        await assert_ended(executor.client, execution, "completed", "passed")
+        log = await log_text(executor.client, execution["id"])
+
+    assert "no_such_plugin_of_the_host" not in log
+    assert re.search(rf"rootdir: {re.escape(str(around / 'work'))}/\S+/checkout\n", log), log

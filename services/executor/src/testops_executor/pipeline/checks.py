@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -154,3 +154,34 @@ def pytest_options(params: dict[str, Any]) -> list[str]:
             else:
                 options.append(f"{flag}={item}")
     return options
+
+
+_PYTEST_CONFIGS = {
+    "pytest.ini": None,
+    ".pytest.ini": None,
+    "pyproject.toml": ("[tool.pytest.ini_options]", "[tool.pytest]"),
+    "tox.ini": ("[pytest]",),
+    "setup.cfg": ("[tool:pytest]",),
+}
+"""pytest's configuration files, and the section that makes one count (None: any file)."""
+
+
+def has_pytest_config(checkout: Path, suite_name: str) -> bool:
+    """Whether pytest, looking upwards from the suite's folder for its configuration, finds one
+    inside the checkout. When it does not, it would go on into the folders around the executor's
+    workspace and take whatever configuration it finds there."""
+    folder = (checkout / suite_name.split("::", 1)[0]).resolve()
+    root = checkout.resolve()
+    if not folder.is_dir():
+        folder = folder.parent
+    while True:
+        for name, sections in _PYTEST_CONFIGS.items():
+            path = folder / name
+            if path.is_file() and (
+                sections is None
+                or any(section in path.read_text(errors="replace") for section in sections)
+            ):
+                return True
+        if folder == root or root not in folder.parents:
+            return False
+        folder = folder.parent

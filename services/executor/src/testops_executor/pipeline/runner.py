@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import httpx
 
-from testops_executor.pipeline.checks import pytest_options
+from testops_executor.pipeline.checks import has_pytest_config, pytest_options
 from testops_executor.pipeline.logs import ExecutionLog
 from testops_executor.pipeline.process import PhaseTimeout, run_command
 from testops_executor.settings import ExecutorSettings
@@ -183,15 +183,24 @@ class Runner:
     ) -> int:
         out.line("$ " + " ".join(args))
         began = time.monotonic()
-        code = await run_command(
-            args,
-            cwd=cwd,
-            env=env,
-            log=out,
-            timeout_s=limit_s,
-            kill_grace_s=self.settings.kill_grace_s,
-            workspace=self._workspace,
-        )
+        try:
+            code = await run_command(
+                args,
+                cwd=cwd,
+                env=env,
+                log=out,
+                timeout_s=limit_s,
+                kill_grace_s=self.settings.kill_grace_s,
+                workspace=self._workspace,
+            )
+        except (FileNotFoundError, PermissionError) as exc:
+            # The executor's host lacks a tool it needs: the operator's to fix, said plainly.
+            reason = "clone_failed" if args[0] == "git" else "sync_failed"
+            raise StepFailed(
+                reason,
+                f"`{args[0]}` cannot be run on the executor ({type(exc).__name__}): "
+                f"install it on the executor's PATH",
+            ) from None
         out.line(f"exit {code} after {time.monotonic() - began:.1f} s")
         return code
 
@@ -248,6 +257,17 @@ class Runner:
         frozen = ["--frozen"] if (checkout / "uv.lock").is_file() else []
         args = ["uv", "run", *frozen, "--with", "allure-pytest", "pytest", job.suite_name]
         args += ["--alluredir", str(results), *pytest_options(job.suite_params)]
+        if not await anyio.to_thread.run_sync(has_pytest_config, checkout, job.suite_name):
+            # A repository without a configuration runs as it would on its own: with none, its
+            # root as pytest's rootdir — not with one found above the workspace.
+            empty = workspace / "config" / "pytest.ini"  # not in the checkout's parents
+
+            def write_empty() -> None:
+                empty.parent.mkdir(exist_ok=True)
+                empty.write_text("[pytest]\n")
+
+            await anyio.to_thread.run_sync(write_empty)
+            args += ["-c", str(empty), "--rootdir", str(checkout)]
         return await self._command(
             args, cwd=checkout, env=self._child_env(workspace), out=out, limit_s=limit_s
         )
