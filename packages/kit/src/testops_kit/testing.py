@@ -65,9 +65,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def test_storages() -> list[str]:
-    """The storages storage-backed tests run on: ``file`` and ``s3`` unless narrowed by env."""
-    names = [n.strip() for n in os.environ.get(TEST_STORAGES_ENV, "file,s3").split(",")]
-    return [n for n in names if n in ("file", "s3")] or ["file"]
+    """The storages storage-backed tests run on: the one that goes with the database — a local
+    folder with SQLite, S3 with PostgreSQL, the two ways TestOps runs — unless
+    ``TESTOPS_TEST_STORAGES`` names others (``file,s3``: both)."""
+    default = "s3" if postgres_test_url() else "file"
+    names = [n.strip() for n in os.environ.get(TEST_STORAGES_ENV, default).split(",")]
+    return [n for n in names if n in ("file", "s3")] or [default]
 
 
 def free_port() -> int:
