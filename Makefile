@@ -7,7 +7,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS ?= never
 PYTEST_ARGS ?=
 
-.PHONY: help uv install allure run test test-sqlite test-postgres lint fmt migrate bench bench-ingest clean
+.PHONY: help uv install allure run run-prod test test-sqlite test-postgres lint fmt migrate bench bench-ingest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ allure: ## Install the Allure 3 CLI (pinned) into .tools/allure, for report buil
 
 run: install ## Start TestOps: the gateway on :8000 in front of catalog, results, executor (Ctrl-C stops all)
 	$(UV) run --no-sync python scripts/run.py
+
+EXECUTORS ?= 3
+run-prod: install ## Run as docker-compose.yml deploys, natively: PostgreSQL, S3 (moto), migrations first, EXECUTORS=3 executors
+	$(UV) run --no-sync python scripts/run.py --prod --executors $(EXECUTORS) $(RUN_PROD_ARGS)
 
 test: install ## Run the test suite on SQLite, and on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
 	$(MAKE) --no-print-directory test-sqlite

@@ -2,10 +2,12 @@
 
 - ``deployment``: catalog, results and executor as child processes on free ports, each on a new
   database (SQLite files, or PostgreSQL when ``TESTOPS_TEST_POSTGRES_URL`` is set), catalog and
-  results on a new storage namespace, and the gateway in front of them (``stack.deploy``). It is
-  on one storage per database, so that CI's two runs cover both without deploying twice:
-  a local folder with SQLite, S3 (moto's server) with PostgreSQL; ``TESTOPS_TEST_STORAGES``
-  chooses others (``file,s3``: both).
+  results on a new storage namespace, and the gateway in front of them (``stack.deploy``): on
+  the storage of ``test_storages()`` (a local folder with SQLite, S3 (moto's server) with
+  PostgreSQL; ``TESTOPS_TEST_STORAGES=file,s3``: a deployment on each).
+- With PostgreSQL, the same tests run a second time against ``make run-prod``
+  (``production.run_production``): docker-compose.yml's settings, natively, with three executor
+  processes on one queue.
 - ``ci``, ``reader``, ``anonymous``: clients of the gateway's HTTP port with the pipeline's
   token, a read-only one, and none.
 - ``shop_repo``: a local bare git repository of a small pytest project with a ``uv.lock``;
@@ -16,29 +18,31 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.production import run_production
 from tests.e2e.stack import SHOP_FILES, Deployment, deploy
 from tests.executor.repositories import Repo, make_repo, pyproject
 from tests.results.allure_data import generate_allure_results
 
-from testops_kit.testing import TEST_STORAGES_ENV, postgres_test_url, test_storages
+from testops_kit.testing import postgres_test_url, test_storages
+
+PRODUCTION = "prod"
+"""The deployment of ``make run-prod`` (PostgreSQL and S3)."""
 
 
-def e2e_storages() -> list[str]:
-    if os.environ.get(TEST_STORAGES_ENV):
-        return test_storages()
-    return ["s3"] if postgres_test_url() else ["file"]
+def e2e_deployments() -> list[str]:
+    """The storage of each deployment the tests run against, or :data:`PRODUCTION`."""
+    return [*test_storages(), PRODUCTION] if postgres_test_url() else test_storages()
 
 
-@pytest.fixture(scope="session", params=e2e_storages())
+@pytest.fixture(scope="session", params=e2e_deployments())
 def storage_backend(request: pytest.FixtureRequest) -> str:
-    """The storage of this session's deployment (see the module's docstring)."""
+    """The storage of this session's deployment, or ``prod`` (see the module's docstring)."""
     name: str = request.param
     return name
 
@@ -57,6 +61,15 @@ async def deployment(
     tmp_path_factory: pytest.TempPathFactory,
     uv_cache_dir: Path,
 ) -> AsyncIterator[Deployment]:
+    if storage_backend == PRODUCTION:
+        postgres_url = postgres_test_url()
+        assert postgres_url is not None
+        async with run_production(
+            postgres_url=postgres_url, folder=tmp_path_factory.mktemp("e2e-prod")
+        ) as production:
+            yield production
+        return
+
     async def database_url(name: str) -> str:
         # The factory runs its own event loop on PostgreSQL: not on this one.
         return await asyncio.to_thread(database_url_factory, name)

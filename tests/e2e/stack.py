@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from testops_gateway.auth import new_token, token_line
-from testops_kit.testing import ServiceProcess, free_port, service_process, wait_for
+from testops_kit.testing import free_port, service_process, wait_for
 
 API = "/api/v1"
 JSON = dict[str, Any]
@@ -90,16 +90,16 @@ def bearer(token: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    gateway: ServiceProcess
-    services: Mapping[str, ServiceProcess]
+    url: str
+    """The gateway's."""
+    services: Mapping[str, str]
+    """Service name → its own URL (the first executor's, when there are several)."""
     tokens: Mapping[str, str]
     """Token name (of :data:`TOKEN_SCOPES`) → the token."""
     storage: str
     """``file`` or ``s3``: where catalog and results keep their objects."""
-
-    @property
-    def url(self) -> str:
-        return self.gateway.url
+    executors: int = 1
+    """Executor processes sharing the queue."""
 
     def client(self, token_name: str | None) -> httpx.AsyncClient:
         """A client of the gateway's HTTP port sending the token called ``token_name`` (none
@@ -173,8 +173,8 @@ async def deploy(
             )
         )
         yield Deployment(
-            gateway=gateway,
-            services=dict(zip(SERVICES, started, strict=True)),
+            url=gateway.url,
+            services={name: service.url for name, service in zip(SERVICES, started, strict=True)},
             tokens=tokens,
             storage=storage,
         )

@@ -242,8 +242,8 @@ async def test_the_merged_openapi_document_is_valid_and_has_every_operation_of_t
     validate(merged)
     assert merged["openapi"].startswith("3.1")
     assert merged["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
-    for name, service in deployment.services.items():
-        async with httpx.AsyncClient(base_url=service.url, trust_env=False) as direct:
+    for name, service_url in deployment.services.items():
+        async with httpx.AsyncClient(base_url=service_url, trust_env=False) as direct:
             own: JSON = (await direct.get(f"{API}/openapi.json")).json()
         operations = {
             (path, method)
