@@ -33,10 +33,11 @@ EXECUTORS ?= 3
 run-prod: install ## Run as docker-compose.yml deploys, natively: PostgreSQL, S3 (moto), migrations first, EXECUTORS=3 executors
 	$(UV) run --no-sync python scripts/run.py --prod --executors $(EXECUTORS) $(RUN_PROD_ARGS)
 
-test: install ## Run the test suite on SQLite, and on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
-	$(MAKE) --no-print-directory test-sqlite
-	@if [ -n "$$TESTOPS_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
-	else echo "TESTOPS_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"; fi
+test: install ## Run the test suite on SQLite, and at the same time on PostgreSQL when TESTOPS_TEST_POSTGRES_URL is set
+	@if [ -n "$$TESTOPS_TEST_POSTGRES_URL" ]; then \
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres; \
+	else echo "TESTOPS_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"; \
+	$(MAKE) --no-print-directory test-sqlite; fi
 
 test-sqlite: ## Run the suite on SQLite only
 	env -u TESTOPS_TEST_POSTGRES_URL $(UV) run pytest $(PYTEST_ARGS)
