@@ -7,6 +7,7 @@ and the migrations are checked against each other on both dialects.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -14,13 +15,15 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import JSON, column, insert, inspect, table, text
 from sqlalchemy.engine import Connection
 
-from testops_kit.database import Database
+from testops_kit.database import Database, UTCDateTime
 from testops_kit.migrations import alembic_config, current_revision, head_revision, upgrade
 from testops_results.main import MIGRATIONS
 from testops_results.models import Base
+
+COUNTS = ("total", "passed", "failed", "broken", "skipped", "unknown", "retries", "retry_attempts")
 
 
 @pytest.fixture
@@ -88,3 +91,65 @@ async def test_the_chain_downgrades_to_nothing_and_upgrades_again(
 
     await upgrade(MIGRATIONS, database_url)
     assert set(Base.metadata.tables) <= await table_names(database)
+
+
+# The tables as revision 0002 left them: the columns an insert needs.
+OLD_RUNS = table(
+    "runs",
+    *(column(name) for name in ("id", "name", "status", "source")),
+    *(column(name) for name in COUNTS),
+    column("environment", JSON()),
+    column("warnings", JSON()),
+    column("created_at", UTCDateTime(timezone=True)),
+    column("updated_at", UTCDateTime(timezone=True)),
+)
+OLD_BUILDS = table(
+    "report_builds",
+    *(column(name) for name in ("run_id", "build_key", "status", "attempts", "uploads")),
+    column("history_runs"),
+    column("files"),
+    column("created_at", UTCDateTime(timezone=True)),
+)
+
+
+async def test_a_report_ready_before_0003_is_the_one_served_after_it(
+    database_url: str, database: Database
+) -> None:
+    await upgrade(MIGRATIONS, database_url, "0002")
+    now = datetime(2026, 11, 21, 10, tzinfo=UTC)
+    async with database.engine.begin() as connection:
+        for run_id, status in ((1, "ready"), (2, "failed"), (3, "building")):
+            await connection.execute(
+                insert(OLD_RUNS).values(
+                    id=run_id,
+                    name="nightly",
+                    status="passed",
+                    source="upload",
+                    environment={},
+                    warnings=[],
+                    created_at=now,
+                    updated_at=now,
+                    **dict.fromkeys(COUNTS, 0),
+                )
+            )
+            await connection.execute(
+                insert(OLD_BUILDS).values(
+                    run_id=run_id,
+                    build_key=status * 4,
+                    status=status,
+                    attempts=1,
+                    uploads=1,
+                    history_runs=0,
+                    files=0,
+                    created_at=now,
+                )
+            )
+
+    await upgrade(MIGRATIONS, database_url)
+
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT run_id, served_key FROM report_builds ORDER BY run_id")
+        )
+        served = [tuple(row) for row in rows]
+    assert served == [(1, "readyreadyreadyready"), (2, None), (3, None)]

@@ -217,6 +217,8 @@ class ReportBuild(Base):
 
     Its files are stored under ``reports/<run_id>/<build_key>/``; ``uploads`` is how many of
     the run's uploads (shards) the build covers, so a run that gained files since is rebuilt.
+    ``served_key`` is the last build that was ready: its files are the ones served, also while a
+    newer build is pending or building and after one failed.
     """
 
     __tablename__ = "report_builds"
@@ -228,6 +230,7 @@ class ReportBuild(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
     build_key: Mapped[str] = mapped_column(String(32))
+    served_key: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     """``pending`` → ``building`` → ``ready`` | ``failed``."""
     error: Mapped[str | None] = mapped_column(Text)

@@ -113,21 +113,23 @@ async def get_run_report_file(
     request: Request,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    """Served from object storage while the report is `ready`; `index.html` and data are
-    revalidated (`no-cache`, `ETag`), bundles named by their hash are cached for good."""
+    """Served from object storage: the last build that was `ready`, also while a newer one
+    is under way or after one failed; `index.html` and data are revalidated (`no-cache`,
+    `ETag`), bundles named by their hash are cached for good."""
     if await runs.get(session, run_id) is None:
         raise RunNotFound(f"No run {run_id}.")
     build = await repository.get(session, run_id)
-    if build is None or build.status != "ready":
+    if build is None or build.served_key is None:
         raise ReportFileNotFound(f"Run {run_id} has no ready report.")
-    key = _key(run_id, build.build_key, path)
+    served = build.served_key
+    key = _key(run_id, served, path)
     storage: Storage = request.app.state.storage
     try:
         stream = await storage.open(key)
     except ObjectNotFound:
         raise ReportFileNotFound(f"The report of run {run_id} has no file {path!r}.") from None
     name = key.rsplit("/", 1)[-1]
-    etag = f'"{build.build_key}-{stream.size}"'
+    etag = f'"{served}-{stream.size}"'
     headers = {
         "ETag": etag,
         "Cache-Control": LONG_CACHE if _HASHED.search(name) else REVALIDATE,

@@ -20,7 +20,13 @@ class ReportOut(BaseModel):
     status: ReportStatus = Field(
         description="`none` (never asked for), `pending`, `building`, `ready` or `failed`."
     )
-    url: str | None = Field(description="The report's `index.html` once it is `ready`.")
+    url: str | None = Field(
+        description=(
+            "The `index.html` of the report served now: the last build that was `ready` — also "
+            "while a newer build is `pending` or `building`, or after one `failed`; null until a "
+            "build has been ready."
+        )
+    )
     error: str | None = Field(
         description="Why the build failed: for the Allure CLI, the last lines of its output."
     )
@@ -37,7 +43,7 @@ class ReportOut(BaseModel):
             return cls(status="none", url=None, error=None, code=None)
         return cls(
             status=build.status,
-            url=report_url(run_id) if build.status == "ready" else None,
+            url=report_url(run_id) if build.served_key is not None else None,
             error=build.error,
             code=build.error_code,
         )

@@ -3,7 +3,8 @@
 - No build yet, or the last one failed: a new build is queued.
 - One is ``pending`` or ``building``: that one is the answer (never a second build).
 - One is ``ready``: it is the answer, unless the run gained uploads since it was built; then a
-  new build replaces it (its files are removed once the new build ends).
+  new build replaces it. The ready one is served until the new one is ready (and after a new
+  one failed); its files are removed once it is no longer served.
 """
 
 from __future__ import annotations

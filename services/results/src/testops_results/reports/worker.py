@@ -173,7 +173,9 @@ class ReportWorker:
                 log.warning("report_heartbeat_failed", build_id=build_id, exc_info=True)
 
     async def _finish(self, claimed: Claimed, outcome: Outcome) -> bool:
-        """Record the outcome, unless the build was taken from this process meanwhile."""
+        """Record the outcome, unless the build was taken from this process meanwhile; a ready
+        build is served from now on."""
+        served = {"served_key": claimed.build_key} if outcome.status == "ready" else {}
         async with self.database.session(write=True) as session:
             result = await session.execute(
                 update(ReportBuild)
@@ -192,27 +194,34 @@ class ReportWorker:
                     files=outcome.files,
                     finished_at=utcnow(),
                     lease_expires_at=None,
+                    **served,
                 )
             )
             return bool(getattr(result, "rowcount", 0))
 
     async def _remove_other_builds(self, claimed: Claimed) -> None:
-        """Remove the files of the run's other builds, and of this one when it failed; a newer
-        build under way keeps its own."""
+        """Remove the files of every build of the run but the one served and one under way
+        (a newer build may have been asked for meanwhile)."""
         async with self.database.session() as session:
             row = (
                 await session.execute(
-                    select(ReportBuild.build_key, ReportBuild.status).where(
+                    select(ReportBuild.served_key, ReportBuild.build_key, ReportBuild.status).where(
                         ReportBuild.run_id == claimed.run_id
                     )
                 )
             ).first()
-        keep = report_prefix(claimed.run_id, row[0]) if row and row[1] != "failed" else None
+        keys = set()
+        if row is not None:
+            served, latest, status = row
+            keys = {served} if served is not None else set()
+            if status in ("pending", "building"):
+                keys.add(latest)
+        keep = tuple(report_prefix(claimed.run_id, key) for key in keys)
         try:
             stale = [
                 info.key
                 async for info in self.storage.list(f"reports/{claimed.run_id}/")
-                if keep is None or not info.key.startswith(keep)
+                if not info.key.startswith(keep)
             ]
             await self.storage.delete_many(stale)
         except Exception:
