@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 
 def pid_alive(pid: int) -> bool:
@@ -67,3 +71,30 @@ def left_by_gone_process(name: str) -> bool:
         return pid_text.isdigit() and owner_gone(f"{host}:{pid_text}:{instance}")
     pid_text = name.partition("-")[0]
     return pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text))
+
+
+def make_work_folder(prefix: str, base: Path | None) -> Path:
+    """A new folder of this process under ``base`` (made when missing; default: the system's
+    temp folder), named ``prefix`` + :func:`tagged` so that :func:`sweep_work_folders` removes
+    it once this process is gone. Blocking."""
+    folder = base if base is not None else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix + tagged(""), dir=folder))
+
+
+def sweep_work_folders(
+    prefix: str, base: Path | None, *, before_removal: Callable[[Path], None] | None = None
+) -> int:
+    """Remove the folders :func:`make_work_folder` made under ``base`` for processes that are
+    gone (calling ``before_removal`` on each first); how many. Blocking."""
+    folder = base if base is not None else Path(tempfile.gettempdir())
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.glob(f"{prefix}*"):
+        if left_by_gone_process(path.name[len(prefix) :]):
+            if before_removal is not None:
+                before_removal(path)
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed

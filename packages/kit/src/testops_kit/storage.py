@@ -20,7 +20,6 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
@@ -177,7 +176,7 @@ class Storage(ABC):
                 )
                 written += 1
 
-        async with _task_group() as group:
+        async with first_error_task_group() as group:
             for part in parts:
                 group.start_soon(put_one, part)
         return written
@@ -223,7 +222,7 @@ class Storage(ABC):
                 finally:
                     await stream.aclose()
 
-        async with _task_group() as group:
+        async with first_error_task_group() as group:
             for key, path in objects:
                 group.start_soon(get_one, key, path)
 
@@ -267,7 +266,7 @@ class Storage(ABC):
 
 
 @asynccontextmanager
-async def _task_group() -> AsyncIterator[TaskGroup]:
+async def first_error_task_group() -> AsyncIterator[TaskGroup]:
     """A task group that fails with the first error of its tasks (``ObjectNotFound``, say),
     not with an exception group around it."""
     try:
@@ -371,7 +370,7 @@ class LocalStorage(Storage):
         async def put_share(share: Sequence[FilePart]) -> None:
             counts.append(await anyio.to_thread.run_sync(self._put_share, share, skip_existing))
 
-        async with _task_group() as group:
+        async with first_error_task_group() as group:
             for share in shares:
                 group.start_soon(put_share, share)
         return sum(counts)
@@ -453,7 +452,7 @@ class LocalStorage(Storage):
 
     async def get_many(self, objects: Sequence[tuple[str, Path]], *, concurrency: int = 8) -> None:
         shares = [objects[index::concurrency] for index in range(min(concurrency, len(objects)))]
-        async with _task_group() as group:
+        async with first_error_task_group() as group:
             for share in shares:
                 group.start_soon(anyio.to_thread.run_sync, self._get_share, share)
 
@@ -847,10 +846,3 @@ def storage_ready(storage: Storage) -> Any:
         await storage.check()
 
     return check
-
-
-def spool_dir(base: Path | None) -> Path:
-    """Where uploads are staged on disk: ``base`` or the system temp folder."""
-    folder = base if base is not None else Path(tempfile.gettempdir())
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder

@@ -23,10 +23,9 @@ import mimetypes
 import os
 import shutil
 import signal
-import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -37,8 +36,8 @@ import orjson
 
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
-from testops_kit.processes import left_by_gone_process, local_tag
-from testops_kit.storage import Storage
+from testops_kit.processes import make_work_folder, sweep_work_folders
+from testops_kit.storage import Storage, first_error_task_group
 from testops_results.models import Run
 from testops_results.reports import repository
 from testops_results.settings import ResultsSettings
@@ -106,16 +105,25 @@ class Builder:
     storage: Storage
     settings: ResultsSettings
 
-    async def make_workdir(self) -> Path:
-        """A private folder for one build, under ``SPOOL_DIR``; :meth:`remove_workdir` it."""
-        return await anyio.to_thread.run_sync(self._workdir)
+    _removals: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def remove_workdir(self, workdir: Path) -> None:
-        await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    async def build(self, run_id: int, build_key: str) -> Outcome:
+        """Build the report of ``run_id`` in a private folder under ``SPOOL_DIR`` and store it.
+        The folder is removed in the background: removing 50,000 files takes a while, and
+        whoever waits for the report need not wait for that."""
+        workdir = await anyio.to_thread.run_sync(
+            make_work_folder, WORKDIR_PREFIX, self.settings.spool_dir
+        )
+        try:
+            return await self._build(run_id, build_key, workdir)
+        finally:
+            removal = asyncio.create_task(
+                anyio.to_thread.run_sync(partial(shutil.rmtree, workdir, ignore_errors=True))
+            )
+            self._removals.add(removal)
+            removal.add_done_callback(self._removals.discard)
 
-    async def build(self, run_id: int, build_key: str, workdir: Path) -> Outcome:
-        """Build the report of ``run_id`` in ``workdir`` and store it; the caller removes
-        ``workdir`` (after recording the outcome: removing 50,000 files takes a while)."""
+    async def _build(self, run_id: int, build_key: str, workdir: Path) -> Outcome:
         uploads = history_runs = 0
         try:
             cli = find_allure_cli(self.settings.allure_cli)
@@ -142,11 +150,6 @@ class Builder:
         except BuildFailed as exc:
             return Outcome("failed", str(exc), exc.code, uploads=uploads, history_runs=history_runs)
 
-    def _workdir(self) -> Path:
-        base = self.settings.spool_dir or Path(tempfile.gettempdir())
-        base.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{local_tag()}~", dir=base))
-
     # --- 1. the run's allure-results folder
 
     async def _materialise(self, run_id: int, folder: Path) -> tuple[Run, int]:
@@ -159,7 +162,7 @@ class Builder:
         # The raw files (in upload order: a later upload's file wins) are written in one
         # thread while the attachments are copied by others.
         copies = [(blob_key(sha), folder / _plain_name(source)) for source, sha in attachments]
-        async with anyio.create_task_group() as group:
+        async with first_error_task_group() as group:
             group.start_soon(self._unpack_uploads, keys, folder)
             group.start_soon(
                 partial(self.storage.get_many, concurrency=self.settings.storage_concurrency),
@@ -377,14 +380,9 @@ def _kill_group(pgid: int) -> None:
 
 def sweep_workdirs(base: Path | None) -> int:
     """Remove the work folders of builds whose process is gone (and stop their CLI)."""
-    folder = base or Path(tempfile.gettempdir())
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    for path in folder.glob(f"{WORKDIR_PREFIX}*"):
-        if left_by_gone_process(path.name[len(WORKDIR_PREFIX) :]):
-            with contextlib.suppress(OSError, ValueError):
-                _kill_group(int((path / "pgid").read_text()))
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
+
+    def stop_cli(path: Path) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            _kill_group(int((path / "pgid").read_text()))
+
+    return sweep_work_folders(WORKDIR_PREFIX, base, before_removal=stop_cli)

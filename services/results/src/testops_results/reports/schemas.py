@@ -11,9 +11,9 @@ from testops_results.models import ReportBuild
 ReportStatus = Literal["none", "pending", "building", "ready", "failed"]
 
 
-def report_url(run_id: int) -> str:
-    """Where a run's report is read: its ``index.html``."""
-    return f"/api/v1/runs/{run_id}/report/index.html"
+def report_url(run_id: int, build: ReportBuild) -> str | None:
+    """Where the run's served report is read (its ``index.html``), if a build has been ready."""
+    return f"/api/v1/runs/{run_id}/report/index.html" if build.served_key is not None else None
 
 
 class ReportOut(BaseModel):
@@ -43,7 +43,7 @@ class ReportOut(BaseModel):
             return cls(status="none", url=None, error=None, code=None)
         return cls(
             status=build.status,
-            url=report_url(run_id) if build.served_key is not None else None,
+            url=report_url(run_id, build),
             error=build.error,
             code=build.error_code,
         )

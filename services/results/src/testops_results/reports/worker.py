@@ -49,7 +49,6 @@ class ReportWorker:
         self.wake = asyncio.Event()
         self._owner = owner()
         self._builder = Builder(database=database, storage=storage, settings=settings)
-        self._removals: set[asyncio.Task[None]] = set()
 
     @property
     def lease(self) -> timedelta:
@@ -128,24 +127,16 @@ class ReportWorker:
     async def execute(self, claimed: Claimed) -> None:
         log.info("report_build_started", run_id=claimed.run_id, build=claimed.build_key)
         beat = asyncio.create_task(self._heartbeat(claimed.id))
-        workdir = await self._builder.make_workdir()
         try:
-            try:
-                outcome = await self._builder.build(claimed.run_id, claimed.build_key, workdir)
-            except Exception as exc:
-                log.exception("report_build_crashed", run_id=claimed.run_id)
-                outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", "build_error")
-            finally:
-                beat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beat
-            finished = await self._finish(claimed, outcome)
+            outcome = await self._builder.build(claimed.run_id, claimed.build_key)
+        except Exception as exc:
+            log.exception("report_build_crashed", run_id=claimed.run_id)
+            outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", "build_error")
         finally:
-            # After the outcome is recorded, beside the next build: whoever waits for a report
-            # need not wait for tens of thousands of files to be removed.
-            removal = asyncio.create_task(self._builder.remove_workdir(workdir))
-            self._removals.add(removal)
-            removal.add_done_callback(self._removals.discard)
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        finished = await self._finish(claimed, outcome)
         if finished:
             await self._remove_other_builds(claimed)
         log.info(
@@ -210,13 +201,9 @@ class ReportWorker:
                     )
                 )
             ).first()
-        keys = set()
-        if row is not None:
-            served, latest, status = row
-            keys = {served} if served is not None else set()
-            if status in ("pending", "building"):
-                keys.add(latest)
-        keep = tuple(report_prefix(claimed.run_id, key) for key in keys)
+        served, latest, status = row if row is not None else (None, None, None)
+        keys = (served, latest if status in ("pending", "building") else None)
+        keep = tuple(report_prefix(claimed.run_id, key) for key in keys if key is not None)
         try:
             stale = [
                 info.key

@@ -53,8 +53,7 @@ async def _out(session: AsyncSession, runs: Sequence[Run]) -> list[RunOut]:
         build = builds.get(run.id)
         report = ReportState()
         if build is not None:
-            url = report_url(run.id) if build.served_key is not None else None
-            report = ReportState(status=build.status, url=url)
+            report = ReportState(status=build.status, url=report_url(run.id, build))
         out.append(RunOut.of(run, report))
     return out
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import anyio
 
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
-from testops_kit.processes import left_by_gone_process, local_tag
+from testops_kit.processes import make_work_folder, sweep_work_folders
 from testops_kit.storage import FilePart, Storage
 from testops_results.settings import ResultsSettings
 from testops_results.uploads import blobs
@@ -88,9 +87,7 @@ class Ingestor:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
 
     def _workdir(self) -> Path:
-        base = self.settings.spool_dir or Path(tempfile.gettempdir())
-        base.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{local_tag()}~", dir=base))
+        return make_work_folder(WORKDIR_PREFIX, self.settings.spool_dir)
 
     def _stage(self, files: Sequence[IncomingFile], workdir: Path) -> Staged:
         limits = Limits(
@@ -215,12 +212,4 @@ def check_files(files: Sequence[IncomingFile]) -> None:
 
 def sweep_workdirs(base: Path | None) -> int:
     """Remove work folders of ingest processes that are gone."""
-    folder = base or Path(tempfile.gettempdir())
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    for path in folder.glob(f"{WORKDIR_PREFIX}*"):
-        if left_by_gone_process(path.name[len(WORKDIR_PREFIX) :]):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
+    return sweep_work_folders(WORKDIR_PREFIX, base)
