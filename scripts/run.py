@@ -140,9 +140,6 @@ def production_plan(args: argparse.Namespace) -> Plan:
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     _fill_in(variables, data_dir)
-    if not variables.get("TESTOPS_GATEWAY_PUBLIC_URL"):
-        # compose's default is its published port; here the gateway answers on --port.
-        variables["TESTOPS_GATEWAY_PUBLIC_URL"] = f"http://127.0.0.1:{args.port}"
     try:
         compose.interpolate_document(document, variables)  # fails as `docker compose` would
     except compose.ComposeError as exc:
