@@ -35,15 +35,14 @@ from types import FrameType
 
 REPO = Path(__file__).resolve().parent.parent
 
-SERVICES = ("catalog", "results", "executor", "gateway")
 READY_WITHIN_S = 120.0
 
 
 class Process:
-    def __init__(self, name: str, env: Mapping[str, str], args: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, env: Mapping[str, str]) -> None:
         self.name = name
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", f"testops_{name.split('-')[0]}", *args],
+            [sys.executable, "-m", f"testops_{name.split('-')[0]}"],
             env=dict(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -78,17 +77,18 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _stop(processes: list[Process]) -> None:
-    for process in processes:
-        if process.popen.poll() is None:
-            process.popen.terminate()
-    deadline = time.monotonic() + 15
-    for process in processes:
+def _stop(popens: list[subprocess.Popen[bytes]], *, within: float = 15) -> None:
+    """Terminate them all, and kill what is still running ``within`` seconds later."""
+    for popen in popens:
+        if popen.poll() is None:
+            popen.terminate()
+    deadline = time.monotonic() + within
+    for popen in popens:
         try:
-            process.popen.wait(max(0.1, deadline - time.monotonic()))
+            popen.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
+            popen.kill()
+            popen.wait()
 
 
 @dataclass
@@ -144,7 +144,6 @@ def production_plan(args: argparse.Namespace) -> Plan:
         compose.interpolate_document(document, variables)  # fails as `docker compose` would
     except compose.ComposeError as exc:
         raise SystemExit(f"{args.compose_file}: {exc}") from None
-    executors = args.executors or _compose_replicas(document, "executor", variables)
     ports = {
         "gateway": args.port,
         "catalog": args.port + 1,
@@ -184,31 +183,21 @@ def production_plan(args: argparse.Namespace) -> Plan:
                 else envs[name],
             )
     except BaseException:
-        _stop_helpers(helpers)
+        _stop(helpers, within=10)
         raise
     processes = []
     for name in ("catalog", "results"):
         processes.append((name, {**envs[name], f"TESTOPS_{name.upper()}_PORT": str(ports[name])}))
-    for index, name in enumerate(_executor_names(executors)):
+    for index, name in enumerate(_executor_names(args.executors)):
         port = str(ports["executor"] + index)
         processes.append((name, {**envs["executor"], "TESTOPS_EXECUTOR_PORT": port}))
     gateway_env = {**envs["gateway"], "TESTOPS_GATEWAY_PORT": str(ports["gateway"])}
     processes.append(("gateway", gateway_env))
     _say(
-        f"{executors} executor processes on one queue; databases {args.database_prefix}* on "
+        f"{args.executors} executor processes on one queue; databases {args.database_prefix}* on "
         f"{_server_name(args.postgres)}; state in {data_dir}"
     )
     return Plan(processes=processes, gateway_url=_gateway_url(gateway_env), helpers=helpers)
-
-
-def _compose_replicas(
-    document: Mapping[str, object], service: str, variables: Mapping[str, str]
-) -> int:
-    import compose_native as compose
-
-    spec = document["services"][service]  # type: ignore[index]
-    replicas = (spec.get("deploy") or {}).get("replicas", 1)
-    return int(compose.interpolate(str(replicas), variables))
 
 
 GENERATED = (
@@ -343,23 +332,13 @@ def _start_moto(port: int | None) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("moto's S3 server did not start")
 
 
-def _stop_helpers(helpers: list[subprocess.Popen[bytes]]) -> None:
-    for helper in helpers:
-        helper.terminate()
-        try:
-            helper.wait(10)
-        except subprocess.TimeoutExpired:
-            helper.kill()
-
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--executors",
         type=int,
-        default=None,
-        help="executor processes (default: 1, or compose's replicas with --prod; more than one "
-        "needs the executor on PostgreSQL)",
+        default=1,
+        help="executor processes (default: 1; more than one needs the executor on PostgreSQL)",
     )
     prod = parser.add_argument_group("production mode (docker-compose.yml's settings, natively)")
     prod.add_argument("--prod", action="store_true", help="run as docker-compose.yml deploys")
@@ -386,11 +365,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    if args.prod:
-        plan = production_plan(args)
-    else:
-        args.executors = args.executors or 1
-        plan = embedded_plan(args)
+    plan = production_plan(args) if args.prod else embedded_plan(args)
     processes: list[Process] = []
     stopping = threading.Event()
 
@@ -419,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         _say("stopping")
         return 0
     finally:
-        _stop(processes)
-        _stop_helpers(plan.helpers)
+        _stop([process.popen for process in processes])
+        _stop(plan.helpers, within=10)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 from tests.e2e.stack import TOKEN_SCOPES, Deployment
 
@@ -142,6 +143,10 @@ async def run_production(
             try:
                 await asyncio.to_thread(process.wait, 40)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                # run.py starts each process in a session of its own: kill them one by one.
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    for child in psutil.Process(process.pid).children(recursive=True):
+                        child.kill()
+                process.kill()
                 await asyncio.to_thread(process.wait, 10)
         await _drop_databases(postgres_url, prefix)
