@@ -179,8 +179,17 @@ class Runner:
             return Finished("failed", "error", exc.reason, error=str(exc), commit=self.commit)
 
     async def _command(
-        self, args: list[str], *, cwd: Path, env: dict[str, str], out: ExecutionLog, limit_s: float
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        out: ExecutionLog,
+        limit_s: float,
+        reason: str,
     ) -> int:
+        """Run one command of a step; ``reason`` is the step's failure reason when the command
+        cannot be run at all."""
         out.line("$ " + " ".join(args))
         began = time.monotonic()
         try:
@@ -195,7 +204,6 @@ class Runner:
             )
         except (FileNotFoundError, PermissionError) as exc:
             # The executor's host lacks a tool it needs: the operator's to fix, said plainly.
-            reason = "clone_failed" if args[0] == "git" else "sync_failed"
             raise StepFailed(
                 reason,
                 f"`{args[0]}` cannot be run on the executor ({type(exc).__name__}): "
@@ -213,7 +221,10 @@ class Runner:
             args += ["--branch", job.branch]
         args += ["--", job.repo_url, str(checkout)]
         env = self._git_env(workspace)
-        if await self._command(args, cwd=workspace, env=env, out=out, limit_s=limit_s) != 0:
+        code = await self._command(
+            args, cwd=workspace, env=env, out=out, limit_s=limit_s, reason="clone_failed"
+        )
+        if code != 0:
             raise StepFailed("clone_failed", "git clone failed (see the log)")
         head = await asyncio.create_subprocess_exec(
             "git",
@@ -242,7 +253,10 @@ class Runner:
                 "sync_failed", "no uv.lock, pyproject.toml or requirements.txt in the repository"
             )
         for args in commands:
-            if await self._command(args, cwd=checkout, env=env, out=out, limit_s=limit_s) != 0:
+            code = await self._command(
+                args, cwd=checkout, env=env, out=out, limit_s=limit_s, reason="sync_failed"
+            )
+            if code != 0:
                 raise StepFailed("sync_failed", f"`{' '.join(args)}` failed (see the log)")
 
     async def _test(
@@ -269,7 +283,12 @@ class Runner:
             await anyio.to_thread.run_sync(write_empty)
             args += ["-c", str(empty), "--rootdir", str(checkout)]
         return await self._command(
-            args, cwd=checkout, env=self._child_env(workspace), out=out, limit_s=limit_s
+            args,
+            cwd=checkout,
+            env=self._child_env(workspace),
+            out=out,
+            limit_s=limit_s,
+            reason="pytest_internal_error",
         )
 
     async def _upload(
