@@ -507,6 +507,20 @@ def test_the_executor_is_hardened() -> None:
     assert set(compose["services"]["minio"]["networks"]) == {"storage"}
 
 
+def test_the_executor_shares_no_network_with_the_catalog() -> None:
+    """The suites it runs reach the catalog only through the gateway and its tokens."""
+    services = load_compose()["services"]
+
+    def networks(name: str) -> set[str]:
+        return set(services[name].get("networks", ["default"]))
+
+    assert networks("executor") & networks("catalog") == set()
+    assert networks("catalog") & networks("gateway")
+    assert networks("catalog") & networks("postgres")
+    assert networks("migrate-catalog") & networks("postgres")
+    assert load_compose()["networks"]["catalog"]["internal"] is True
+
+
 def test_every_testops_service_drops_its_capabilities() -> None:
     services = load_compose()["services"]
     for name in process_services(load_compose()):
