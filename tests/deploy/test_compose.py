@@ -34,6 +34,8 @@ import yaml
 from tests.deploy.settings_names import COMMANDS, SETTINGS, unknown_variables
 from tests.deploy.test_images import console_scripts, default_port, image_cmd
 
+from testops_kit.testing import postgres_test_url
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -597,7 +599,7 @@ PASSWORD_METHODS = {"scram-sha-256", "md5", "password"}
 
 
 def _postgres_env() -> dict[str, str]:
-    url = os.environ.get("TESTOPS_TEST_POSTGRES_URL")
+    url = postgres_test_url()
     if not url or shutil.which("psql") is None:
         pytest.skip("needs psql and a server in TESTOPS_TEST_POSTGRES_URL")
     parts = urlsplit(url)
