@@ -90,6 +90,41 @@ async def test_a_file_url_is_repo_not_allowed_where_only_https_is_allowed(
     await assert_queue_empty(https_only)
 
 
+async def test_a_refused_file_url_names_the_setting_that_would_allow_it(
+    https_only: httpx.AsyncClient, repos: Repos
+) -> None:
+    problem = assert_problem(
+        await post(https_only, execution_body(repos.passing)), 422, "repo_not_allowed"
+    )
+
+    assert "TESTOPS_EXECUTOR_ALLOWED_REPO_SCHEMES=https,file" in problem["detail"]
+
+
+async def test_a_bare_path_is_told_to_be_written_as_a_file_url(
+    https_only: httpx.AsyncClient, repos: Repos
+) -> None:
+    body = {**execution_body(repos.passing), "repo_url": repos.passing.url.removeprefix("file://")}
+
+    problem = assert_problem(await post(https_only, body), 422, "repo_not_allowed")
+
+    assert "file:///" in problem["detail"]
+    assert "TESTOPS_EXECUTOR_ALLOWED_REPO_SCHEMES=https,file" in problem["detail"]
+    assert "(none)" not in problem["detail"]
+
+
+async def test_a_host_outside_the_allowed_hosts_names_the_setting_that_would_allow_it(
+    https_only: httpx.AsyncClient, repos: Repos
+) -> None:
+    body = {**execution_body(repos.passing), "repo_url": "https://evil.example.org/team/app.git"}
+
+    problem = assert_problem(await post(https_only, body), 422, "repo_not_allowed")
+
+    assert (
+        "TESTOPS_EXECUTOR_ALLOWED_REPO_HOSTS=git.example.invalid,evil.example.org"
+        in problem["detail"]
+    )
+
+
 async def test_an_http_url_is_repo_not_allowed_where_only_https_is_allowed(
     https_only: httpx.AsyncClient, repos: Repos
 ) -> None:

@@ -59,6 +59,10 @@ outside the workspace. `-p` only takes `no:<plugin>`."""
 Scalar = str | int | float | bool
 
 
+CLONABLE_SCHEMES = ("https", "http", "file")
+"""The schemes an operator can allow in ``ALLOWED_REPO_SCHEMES``."""
+
+
 class RepoNotAllowed(ValueError):
     """The URL's scheme or host is not among those allowed."""
 
@@ -70,11 +74,20 @@ def check_repo_url(url: str, *, schemes: Sequence[str], hosts: Sequence[str]) ->
         raise RepoNotAllowed("transport helpers (`<name>::…`) are not allowed")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if not scheme or scheme not in schemes:
-        allowed = ", ".join(schemes) or "none"
+    if not scheme:
         raise RepoNotAllowed(
-            f"the scheme {scheme or '(none)'!r} is not allowed (allowed: {allowed})"
+            "the repository is not a URL: write a remote one as https://host/team/app.git and "
+            "a local bare repository as file:///abs/path/repo.git (the file scheme must be "
+            f"allowed: TESTOPS_EXECUTOR_ALLOWED_REPO_SCHEMES={_with(schemes, 'file')})"
         )
+    if scheme not in schemes:
+        allowed = ", ".join(schemes) or "none"
+        hint = (
+            f"TESTOPS_EXECUTOR_ALLOWED_REPO_SCHEMES={_with(schemes, scheme)} allows it"
+            if scheme in CLONABLE_SCHEMES
+            else f"the executor clones {', '.join(CLONABLE_SCHEMES)} URLs"
+        )
+        raise RepoNotAllowed(f"the scheme {scheme!r} is not allowed (allowed: {allowed}; {hint})")
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise RepoNotAllowed("a file URL names an absolute path: file:///path/to/repo.git")
@@ -88,8 +101,16 @@ def check_repo_url(url: str, *, schemes: Sequence[str], hosts: Sequence[str]) ->
             "credentials do not belong in the URL; the executor's settings hold them"
         )
     if hosts and host not in hosts:
-        raise RepoNotAllowed(f"the host {host!r} is not allowed")
+        raise RepoNotAllowed(
+            f"the host {host!r} is not allowed (allowed: {', '.join(hosts)}; "
+            f"TESTOPS_EXECUTOR_ALLOWED_REPO_HOSTS={_with(hosts, host)} allows it)"
+        )
     return url
+
+
+def _with(values: Sequence[str], value: str) -> str:
+    """The comma list of a setting with ``value`` added: what an operator would set."""
+    return ",".join([*values, value] if value not in values else values)
 
 
 def check_branch(branch: str) -> str:
