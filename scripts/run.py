@@ -113,8 +113,9 @@ def embedded_plan(args: argparse.Namespace) -> Plan:
     if not tokens_configured and "TESTOPS_GATEWAY_AUTH_DISABLED" not in env:
         gateway_env["TESTOPS_GATEWAY_AUTH_DISABLED"] = "true"
         _say(
-            "no gateway token configured: anonymous access on loopback "
-            "(set TESTOPS_GATEWAY_TOKENS_FILE to require tokens)"
+            "no gateway token configured: anonymous access on loopback (to require tokens: "
+            "uv run testops-gateway create-token --name ci --scopes read,write,execute, then "
+            "start with TESTOPS_GATEWAY_TOKENS='<the line it prints>' make run)"
         )
     processes = [("catalog", dict(env)), ("results", dict(env))]
     first_executor_port = int(env.get("TESTOPS_EXECUTOR_PORT", "8003"))

@@ -140,6 +140,27 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         metrics.use_templates(merged["paths"])
         return JSONResponse(merged, headers={"Cache-Control": "no-cache"})
 
+    @app.get(API_PREFIX, include_in_schema=False)
+    @app.get(f"{API_PREFIX}/", include_in_schema=False)
+    async def api_index() -> dict[str, Any]:
+        """Where to go from the API's root: the address `make run` prints first."""
+        return {
+            "name": "TestOps API",
+            "version": app.version,
+            "links": {
+                "docs": f"{API_PREFIX}/docs",
+                "redoc": f"{API_PREFIX}/redoc",
+                "openapi": f"{API_PREFIX}/openapi.json",
+                "health": "/healthz",
+                "ready": "/readyz",
+                "metrics": "/metrics",
+            },
+            "resources": {
+                name: f"{API_PREFIX}/{name}"
+                for name in ("test-cases", "suites", "tags", "runs", "executions")
+            },
+        }
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
