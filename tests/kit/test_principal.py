@@ -119,9 +119,9 @@ def test_an_unsigned_principal_is_refused(verifier: PrincipalVerifier) -> None:
         "iat": now,
         "exp": now + 30,
     }
-    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': GATEWAY_ISSUER})}.{_b64(claims)}."
 
-    with pytest.raises(InvalidPrincipal):
+    with pytest.raises(InvalidPrincipal, match="alg value is not allowed"):
         verifier.verify(unsigned)
 
 
@@ -139,12 +139,12 @@ def test_a_principal_signed_with_the_public_key_as_a_shared_secret_is_refused(
         "iat": now,
         "exp": now + 30,
     }
-    header = _b64({"alg": "HS256", "typ": "JWT"})
+    header = _b64({"alg": "HS256", "typ": "JWT", "kid": GATEWAY_ISSUER})
     body = _b64(claims)
     signature = hmac.new(public_key_of(gateway_pem), f"{header}.{body}".encode(), hashlib.sha256)
     forged = f"{header}.{body}.{base64.urlsafe_b64encode(signature.digest()).rstrip(b'=').decode()}"
 
-    with pytest.raises(InvalidPrincipal):
+    with pytest.raises(InvalidPrincipal, match="alg value is not allowed"):
         verifier.verify(forged)
 
 
@@ -164,6 +164,7 @@ def test_a_principal_without_a_project_is_refused(
         },
         load_private_key(gateway_pem),
         algorithm="EdDSA",
+        headers={"kid": GATEWAY_ISSUER},
     )
 
     with pytest.raises(InvalidPrincipal, match="prj"):
