@@ -17,16 +17,18 @@ import hashlib
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import tarfile
 import textwrap
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 JSON = dict[str, Any]
 
@@ -410,6 +412,68 @@ def lying_zip_bomb(destination: Path, *, name: str, actual: int, declared: int) 
     data[local + 22 : local + 26] = size
     data[central + 24 : central + 28] = size
     destination.write_bytes(bytes(data))
+    return destination
+
+
+MIB = 1024 * 1024
+
+
+def _deflated(data: bytes, *, last: bool) -> bytes:
+    """``data`` as raw deflate blocks that start afresh and end on a byte boundary, so that
+    copies of them can follow one another in a stream; ``last`` ends the stream."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    flush = zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH
+    return compressor.compress(data) + compressor.flush(flush)
+
+
+def _write_zeros(out: IO[bytes], mib: int, crc: int = 0) -> int:
+    """Write ``mib`` MiB of zeros to ``out`` as deflate blocks (about 1 KiB a MiB); returns the
+    CRC-32 of what they inflate to, continued from ``crc``."""
+    zeros = bytes(MIB)
+    block = _deflated(zeros, last=False)
+    for _ in range(mib):
+        out.write(block)
+        crc = zlib.crc32(zeros, crc)
+    return crc
+
+
+def zip_bomb(destination: Path, *, name: str, mib: int) -> Path:
+    """A .zip whose one member ``name`` unpacks to ``mib`` MiB of zeros from about ``mib`` KiB,
+    with its sizes declared truthfully; the zeros themselves are never in memory or on disk."""
+    size = mib * MIB
+    assert size < 2**32, "sizes past 4 GiB need zip64"
+    encoded = name.encode()
+    # version 2.0, no flags, deflated, 1980-01-01 00:00; the CRC and sizes are filled in after
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, 0, 0, 0, len(encoded), 0)
+    with destination.open("w+b") as out:
+        out.write(local + encoded)
+        crc = _write_zeros(out, mib)
+        out.write(_deflated(b"", last=True))
+        central_at = out.tell()
+        compressed = central_at - len(local) - len(encoded)
+        entry = (0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, compressed, size, len(encoded))
+        central = struct.pack("<IHHHHHHIIIHHHHHII", *entry, 0, 0, 0, 0, 0, 0) + encoded
+        out.write(central)
+        out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), central_at, 0))
+        out.seek(14)
+        out.write(struct.pack("<III", crc, compressed, size))
+    return destination
+
+
+def tar_gz_bomb(destination: Path, *, name: str, mib: int) -> Path:
+    """A .tar.gz whose one member ``name`` unpacks to ``mib`` MiB of zeros from about ``mib``
+    KiB: one gzip stream written block by block, the zeros never in memory or on disk."""
+    info = tarfile.TarInfo(name)
+    info.size = mib * MIB
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    trailer = bytes(2 * tarfile.BLOCKSIZE)
+    with destination.open("wb") as out:
+        out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")  # gzip of deflate, no mtime
+        out.write(_deflated(header, last=False))
+        crc = _write_zeros(out, mib, zlib.crc32(header))
+        out.write(_deflated(trailer, last=True))
+        unpacked = len(header) + info.size + len(trailer)
+        out.write(struct.pack("<II", zlib.crc32(trailer, crc), unpacked % 2**32))
     return destination
 
 

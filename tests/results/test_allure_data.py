@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import tarfile
 import zipfile
@@ -10,6 +11,7 @@ from pathlib import Path
 from tests.results.allure_data import (
     ENVIRONMENT,
     EXECUTOR,
+    MIB,
     ExpectedRun,
     attachment_files,
     container_files,
@@ -17,7 +19,9 @@ from tests.results.allure_data import (
     read_json,
     result_files,
     results_named,
+    tar_gz_bomb,
     tar_gz_folder,
+    zip_bomb,
     zip_folder,
 )
 
@@ -96,3 +100,25 @@ def test_archives_hold_every_file_at_the_root_or_under_the_top_folder(
     with tarfile.open(top) as archive:
         files = [m.name for m in archive.getmembers() if m.isfile()]
     assert sorted(files) == [f"allure-results/{name}" for name in names]
+
+
+def test_bombs_are_valid_archives_of_zeros_a_thousand_times_smaller(tmp_path: Path) -> None:
+    mib = 3
+
+    packed_zip = zip_bomb(tmp_path / "b.zip", name="folder/zeros-attachment.bin", mib=mib)
+    packed_tar = tar_gz_bomb(tmp_path / "b.tar.gz", name="zeros-attachment.bin", mib=mib)
+
+    with zipfile.ZipFile(packed_zip) as archive:
+        assert archive.testzip() is None  # every CRC checks out
+        [info] = archive.infolist()
+        assert (info.filename, info.file_size) == ("folder/zeros-attachment.bin", mib * MIB)
+        assert archive.read(info) == bytes(mib * MIB)
+    with tarfile.open(packed_tar) as archive:
+        [member] = archive.getmembers()
+        assert (member.name, member.size) == ("zeros-attachment.bin", mib * MIB)
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        assert extracted.read() == bytes(mib * MIB)
+    assert len(gzip.decompress(packed_tar.read_bytes())) == 512 + mib * MIB + 1024
+    for packed in (packed_zip, packed_tar):
+        assert packed.stat().st_size < mib * MIB // 900

@@ -695,6 +695,52 @@ def test_a_gzip_bomb_is_inflated_a_chunk_at_a_time() -> None:
     assert streaming_peak < 8 * CHUNK
 
 
+def test_on_inflate_follows_the_compressed_and_inflated_bytes_to_the_end() -> None:
+    tar = standard_archive("gnu", False)
+    data = gz(tar)
+    seen: list[tuple[int, int]] = []
+
+    members = list(read_tar(io.BytesIO(data), on_inflate=lambda c, i: seen.append((c, i))))
+
+    assert len(members) == len(standard_entries())
+    assert seen == sorted(seen)  # both only grow
+    compressed, inflated = seen[-1]
+    assert inflated == len(tar)
+    assert len(data) - 18 <= compressed <= len(data)  # all but (at most) gzip's header and trailer
+
+
+def test_on_inflate_stops_a_bomb_in_the_middle_of_a_member() -> None:
+    size = 256 * CHUNK
+    data = gzipped_zeros_member("zeros-attachment.bin", size)
+
+    class Bomb(Exception):
+        pass
+
+    def refuse_past_8_chunks(compressed: int, inflated: int) -> None:
+        if inflated > 8 * CHUNK:
+            raise Bomb(f"{inflated} bytes from {compressed}")
+
+    member = next(read_tar(io.BytesIO(data), on_inflate=refuse_past_8_chunks))
+    read: list[int] = []
+
+    def drain() -> None:
+        for chunk in member.chunks():
+            read.append(len(chunk))
+
+    with pytest.raises(Bomb):
+        drain()
+
+    assert 7 * CHUNK <= sum(read) <= 8 * CHUNK
+
+
+def test_a_plain_tar_inflates_nothing() -> None:
+    seen: list[tuple[int, int]] = []
+
+    list(read_tar(io.BytesIO(standard_archive("gnu", False)), on_inflate=lambda *n: seen.append(n)))
+
+    assert seen == []
+
+
 @pytest.mark.parametrize("flag", [b"L", b"x"])
 def test_an_oversized_long_name_or_pax_header_raises_tar_error(flag: bytes) -> None:
     """64 MiB of 'name' (gzipped: 64 KiB) is refused, not read into memory whole."""

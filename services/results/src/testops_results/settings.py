@@ -28,6 +28,22 @@ class ResultsSettings(DatabaseSettings, StorageSettings):
         ge=1,
         description="Total uncompressed bytes one uploaded archive may unpack to (zip bombs).",
     )
+    max_archive_ratio: float = Field(
+        default=100,
+        ge=1,
+        description=(
+            "How many times its compressed size an uploaded archive may unpack to, counted as it "
+            "is read, once it has unpacked past `archive_ratio_floor_bytes` (compression bombs)."
+        ),
+    )
+    archive_ratio_floor_bytes: int = Field(
+        default=64 * 1024**2,
+        ge=0,
+        description=(
+            "Uncompressed bytes an archive may unpack to whatever its ratio: a small upload is "
+            "never refused for compressing well."
+        ),
+    )
     spool_dir: Path | None = Field(
         default=None,
         description="Where uploads are staged on disk while ingested. Default: system temp.",

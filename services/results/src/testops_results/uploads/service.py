@@ -93,6 +93,8 @@ class Ingestor:
         limits = Limits(
             max_members=self.settings.max_archive_members,
             max_bytes=self.settings.max_archive_bytes,
+            max_ratio=self.settings.max_archive_ratio,
+            ratio_floor=self.settings.archive_ratio_floor_bytes,
         )
         if len(files) == 1 and is_archive_name(files[0].name):
             return stage_archive(files[0].name, files[0].stream, workdir, limits)

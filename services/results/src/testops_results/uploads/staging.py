@@ -19,6 +19,7 @@ import stat
 import threading
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -48,10 +49,17 @@ JSON lines ``{"file": "<name>", "text": "<the file's content>"}``, one per file.
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+RATIO_SETTING = "TESTOPS_RESULTS_MAX_ARCHIVE_RATIO"
+RATIO_FLOOR_SETTING = "TESTOPS_RESULTS_ARCHIVE_RATIO_FLOOR_BYTES"
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_members: int
     max_bytes: int
+    max_ratio: float
+    """Uncompressed bytes per compressed byte an archive may unpack to, past ``ratio_floor``."""
+    ratio_floor: int
 
 
 @dataclass(slots=True)
@@ -158,6 +166,7 @@ class _Stager:
         self.staged = Staged()
         self.seen: set[str] = set()
         self.total_bytes = 0
+        self.unpacked = 0
         self.members = 0
         # Attachments go one after another into one file: creating a file each costs more
         # than writing them.
@@ -177,6 +186,25 @@ class _Stager:
         self.total_bytes += size
         if self.total_bytes > self.limits.max_bytes:
             raise UploadTooLarge(f"The upload unpacks to more than {self.limits.max_bytes} bytes.")
+
+    def count_unpacked(self, size: int, *, compressed: int) -> None:
+        """Count ``size`` more bytes really unpacked from an archive of ``compressed`` bytes."""
+        self.unpacked += size
+        self.check_expansion(compressed, self.unpacked)
+
+    def check_expansion(self, compressed: int, unpacked: int) -> None:
+        """Refuse an archive whose ``compressed`` bytes read so far unpack to ``unpacked``, more
+        than ``max_ratio`` times as many (once past the floor): a compression bomb is stopped
+        after a few tens of MB, not after the gigabytes it would fill the spool folder with."""
+        limits = self.limits
+        if unpacked <= limits.ratio_floor or unpacked <= limits.max_ratio * compressed:
+            return
+        raise UploadTooLarge(
+            f"The archive unpacks to more than {limits.max_ratio:g} times its compressed size "
+            f"({unpacked} bytes from {compressed} compressed bytes): refused as a "
+            f"compression bomb. {RATIO_SETTING} sets the ratio, checked past "
+            f"{RATIO_FLOOR_SETTING} ({limits.ratio_floor}) unpacked bytes."
+        )
 
     def add(self, name: str, stream: Readable, *, counted: bool) -> None:
         """Stage one file. ``counted``: its declared size was already counted against limits."""
@@ -287,13 +315,14 @@ def stage_files(files: list[tuple[str, IO[bytes]]], workdir: Path, limits: Limit
 def stage_archive(name: str, stream: IO[bytes], workdir: Path, limits: Limits) -> Staged:
     """Stage the members of one ``.zip`` or ``.tar[.gz]`` archive."""
     stream.seek(0, io.SEEK_END)
-    if stream.tell() == 0:
+    size = stream.tell()
+    if size == 0:
         raise EmptyFile(f"The archive {name!r} is empty.", file=name)
     stream.seek(0)
     stager = _Stager(workdir, limits)
     try:
         if name.lower().endswith(".zip"):
-            _stage_zip(name, stream, stager)
+            _stage_zip(name, stream, size, stager)
         else:
             _stage_tar(name, stream, stager)
     except BaseException:
@@ -302,7 +331,7 @@ def stage_archive(name: str, stream: IO[bytes], workdir: Path, limits: Limits) -
     return stager.finish()
 
 
-def _stage_zip(name: str, stream: IO[bytes], stager: _Stager) -> None:
+def _stage_zip(name: str, stream: IO[bytes], size: int, stager: _Stager) -> None:
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -319,10 +348,17 @@ def _stage_zip(name: str, stream: IO[bytes], stager: _Stager) -> None:
                 continue
             stager.count_member(info.file_size)
             members.append((file_name, info))
+        stager.check_expansion(size, stager.total_bytes)
+
+        # The central directory may lie: what the members really unpack to is counted too.
+        def count(chunk: int) -> None:
+            stager.count_unpacked(chunk, compressed=size)
+
         for file_name, info in members:
             try:
                 with archive.open(info) as member:
-                    stager.add(file_name, _Capped(member, info.file_size, name), counted=True)
+                    capped = _Capped(member, info.file_size, name, on_read=count)
+                    stager.add(file_name, capped, counted=True)
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 raise InvalidArchive(
                     f"{name!r}: member {info.filename!r} cannot be read: {exc}"
@@ -331,7 +367,8 @@ def _stage_zip(name: str, stream: IO[bytes], stager: _Stager) -> None:
 
 def _stage_tar(name: str, stream: IO[bytes], stager: _Stager) -> None:
     try:
-        for member in read_tar(stream):
+        # Tar headers declare no compressed sizes: the expansion is followed as it inflates.
+        for member in read_tar(stream, on_inflate=stager.check_expansion):
             file_name = member_file_name(member.name)
             if member.kind == "link":
                 raise UnsafePath(f"Archive member {member.name!r} is a link.")
@@ -348,10 +385,18 @@ def _stage_tar(name: str, stream: IO[bytes], stager: _Stager) -> None:
 class _Capped(io.RawIOBase):
     """A zip member that may not unpack to more than it declared (a lying bomb stops here)."""
 
-    def __init__(self, member: IO[bytes], declared: int, archive: str) -> None:
+    def __init__(
+        self,
+        member: IO[bytes],
+        declared: int,
+        archive: str,
+        *,
+        on_read: Callable[[int], None] | None = None,
+    ) -> None:
         self._member = member
         self._left = declared
         self._archive = archive
+        self._on_read = on_read
 
     def readable(self) -> bool:
         return True
@@ -361,4 +406,6 @@ class _Capped(io.RawIOBase):
         self._left -= len(chunk)
         if self._left < 0:
             raise InvalidArchive(f"{self._archive!r}: a member unpacks to more than it declares.")
+        if self._on_read is not None:
+            self._on_read(len(chunk))
         return chunk

@@ -11,12 +11,18 @@ files) so the caller can refuse it::
             data = member.read_all()       # or: for chunk in member.chunks(): ...
 
 A member's data must be consumed (or left alone: it is skipped) before the next member.
+
+``on_inflate`` sees a gzipped archive expand as it is read: it is called with the compressed
+bytes consumed and the bytes inflated so far, after every step of at most :data:`CHUNK` out,
+and may raise to stop the reading (a compression bomb)::
+
+    read_tar(stream, on_inflate=lambda compressed, inflated: check(compressed, inflated))
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Literal
 
@@ -26,6 +32,8 @@ MAX_META = 1024 * 1024
 """Largest GNU long name or pax header accepted: each is read whole into memory."""
 
 MemberKind = Literal["file", "dir", "link", "special"]
+InflateHook = Callable[[int, int], None]
+"""Called with (compressed bytes consumed, bytes inflated) as a gzipped archive is read."""
 
 
 class TarError(Exception):
@@ -35,8 +43,11 @@ class TarError(Exception):
 class _Source:
     """Bytes of the (decompressed) archive, read ahead in large chunks."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], on_inflate: InflateHook | None = None) -> None:
         self._stream = stream
+        self._on_inflate = on_inflate
+        self._compressed = 0  # bytes the inflater has consumed
+        self._produced = 0  # and those it has made of them
         head = stream.read(2)
         if len(head) == 1:  # a raw stream may answer fewer bytes than asked
             head += stream.read(1)
@@ -58,6 +69,7 @@ class _Source:
             if not raw:
                 if self._inflater is not None:
                     parts.append(self._inflater.flush())
+                    self._inflated(0, len(parts[-1]))
                 self._eof = True
                 break
             if self._inflater is None:
@@ -74,9 +86,16 @@ class _Source:
                     self._inflater = zlib.decompressobj(wbits=47)
             except zlib.error as exc:
                 raise TarError(f"not a readable gzip stream: {exc}") from None
+            self._inflated(len(raw) - len(self._pending), len(out))
             parts.append(out)
             have += len(out)
         self._buffer = b"".join(parts)
+
+    def _inflated(self, compressed: int, produced: int) -> None:
+        self._compressed += compressed
+        self._produced += produced
+        if self._on_inflate is not None:
+            self._on_inflate(self._compressed, self._produced)
 
     def read(self, size: int) -> bytes:
         if len(self._buffer) - self._offset < size:
@@ -179,9 +198,10 @@ _KINDS: dict[bytes, MemberKind] = {
 }
 
 
-def read_tar(stream: IO[bytes]) -> Iterator[Member]:
-    """The members of the tar (optionally gzipped) archive in ``stream``, in order."""
-    source = _Source(stream)
+def read_tar(stream: IO[bytes], *, on_inflate: InflateHook | None = None) -> Iterator[Member]:
+    """The members of the tar (optionally gzipped) archive in ``stream``, in order;
+    ``on_inflate`` follows the expansion of a gzipped one (see the module's docstring)."""
+    source = _Source(stream, on_inflate)
     long_name: str | None = None
     pax: dict[str, str] = {}
     previous: Member | None = None
