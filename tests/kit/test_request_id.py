@@ -179,3 +179,12 @@ async def test_ids_named_in_the_path_are_bound_to_the_request_log_events(
     access = [e for e in events if e["event"] == "request"]
     assert (access[0]["thing_id"], access[0]["part_id"]) == (7, 12)
     assert "thing_id" not in access[1], "ids of one request must not leak into the next"
+
+
+@pytest.mark.parametrize("thing_id", ["²", "٣"])
+async def test_a_path_id_of_non_ascii_digits_is_a_validation_error_not_a_crash(
+    client: httpx.AsyncClient, thing_id: str
+) -> None:
+    response = await client.get(f"/api/v1/things/{thing_id}/parts/1")
+
+    assert_problem(response, 422, "validation_error")

@@ -24,6 +24,7 @@ from testops_gateway.settings import UPSTREAMS, GatewaySettings, is_loopback
 from testops_kit.errors import install_error_handlers
 from testops_kit.logging import get_logger
 from testops_kit.requests import RequestContextMiddleware
+from testops_kit.routing import HeadAsGet
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = (
@@ -180,7 +181,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def prometheus_metrics(request: Request) -> Response:
         return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
-    # Outermost last: request id and access log, then CORS, then who may call what.
+    # Outermost last: request id and access log, then CORS, then who may call what, then HEAD
+    # answered as GET on the gateway's own routes (forwarded ones go on as HEAD).
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         AccessControl,
         proxy=proxy,

@@ -36,6 +36,7 @@ from testops_kit.errors import (
 from testops_kit.logging import get_logger
 from testops_kit.migrations import upgrade
 from testops_kit.requests import RequestContextMiddleware
+from testops_kit.routing import HeadAsGet
 from testops_kit.settings import DatabaseSettings
 
 API_PREFIX = "/api/v1"
@@ -46,7 +47,10 @@ log = get_logger(__name__)
 async def bind_entity_ids(request: Request) -> None:
     """Bind the ids named in the path (``test_case_id=12``) to every log event of the request."""
     ids = {
-        name: int(value) if isinstance(value, str) and value.isdigit() else value
+        # isdigit() alone takes "²", which int() refuses: only ASCII digits are numbers here.
+        name: int(value)
+        if isinstance(value, str) and value.isascii() and value.isdigit()
+        else value
         for name, value in request.path_params.items()
         if name.endswith("_id")
     }
@@ -114,6 +118,7 @@ def create_service_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.readiness_checks = {}
+    app.add_middleware(HeadAsGet)  # innermost: the access log says HEAD
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from testops_kit.logging import get_logger
 from testops_kit.requests import REQUEST_ID_HEADER
+from testops_kit.routing import allowed_methods
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -209,10 +210,15 @@ def _render_http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route matches {request.method} {request.url.path}."
-    elif exc.status_code == 405:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route the path matched; RFC 9110 wants all.
+        allowed = allowed_methods(request.scope)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
         detail = f"{request.method} is not allowed on {request.url.path}."
     return problem_response(
-        status=exc.status_code, code=code, title=title, detail=detail, headers=exc.headers
+        status=exc.status_code, code=code, title=title, detail=detail, headers=headers
     )
 
 
