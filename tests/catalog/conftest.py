@@ -88,6 +88,34 @@ def create_tag(
 
 
 @pytest.fixture
+def request_body_schema(client: httpx.AsyncClient) -> Callable[[str, str], Awaitable[JSON]]:
+    """``await request_body_schema("patch", "/api/v1/suites/{suite_id}")``: the schema the
+    catalog's OpenAPI document gives that operation's JSON body, its ``$ref`` resolved."""
+
+    async def schema(method: str, path: str) -> JSON:
+        response = await client.get("/api/v1/openapi.json")
+        assert response.status_code == 200, response.text
+        document: JSON = response.json()
+        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        name = body["schema"]["$ref"].removeprefix("#/components/schemas/")
+        resolved: JSON = document["components"]["schemas"][name]
+        return resolved
+
+    return schema
+
+
+@pytest.fixture
+async def delete_afterwards(client: httpx.AsyncClient) -> AsyncIterator[Callable[[int], None]]:
+    """``delete_afterwards(case_id)``: soft-delete that case when the test ends, so a fixed name
+    (the seed's examples) is free again for the next test."""
+    case_ids: list[int] = []
+    yield case_ids.append
+    for case_id in case_ids:
+        response = await client.delete(f"/api/v1/test-cases/{case_id}")
+        assert response.status_code in (204, 404), response.text
+
+
+@pytest.fixture
 def read_case(client: httpx.AsyncClient) -> Callable[[int], Awaitable[JSON]]:
     """Fetch a test case by id (it must be there) and return its JSON."""
 

@@ -17,6 +17,7 @@ UNKNOWN_ID = 2_147_483_647  # the largest id there is; no test database gets tha
 JSON = dict[str, Any]
 Unique = Callable[[str], str]
 Factory = Callable[..., Awaitable[JSON]]
+ReadCase = Callable[[int], Awaitable[JSON]]
 
 
 async def cases_matching(client: httpx.AsyncClient, text: str) -> list[JSON]:
@@ -57,6 +58,84 @@ async def test_create_with_seed_body_answers_201_with_location_etag_steps_tags_a
     assert [(s["name"], s["position"]) for s in case["suites"]] == [(suite, 2)]
     assert case["version"] == 1
     assert case["is_deleted"] is False
+
+
+# The seed's example of a test case to create, as it is written there.
+SEED_CREATE_BODY: JSON = {
+    "name": "Созданный через curl тест-кейс",
+    "preconditions": "Авторизация: пользователь залогинен",
+    "description": "Пошаговая проверка входа и создания записи",
+    "expected_result": "Запись создаётся, данные отображаются в списке",
+    "steps": [
+        {"position": 1, "action": "Открыть поле ввода", "expected": "Поле ввода открылось"},
+        {
+            "position": 2,
+            "action": "Ввести текст и отправить",
+            "expected": "Текст введен и отправлен",
+        },
+        {
+            "action": "Заполнить форму и отправить",
+            "expected": "Появилось подтверждение",
+            "attachments": "screenshot-1.png",
+        },
+    ],
+    "tags": ["smoke", {"name": "regression"}],
+    "suite_links": [{"suite_name": "API Suite", "position": 2}],
+}
+
+
+async def test_create_with_the_seed_example_body_as_written_reads_back_every_value(
+    client: httpx.AsyncClient, read_case: ReadCase, delete_afterwards: Callable[[int], None]
+) -> None:
+    response = await client.post(API, json=SEED_CREATE_BODY)
+
+    assert response.status_code == 201, response.text
+    case = response.json()
+    delete_afterwards(case["id"])
+    assert {key: case[key] for key in ("name", "preconditions", "description")} == {
+        "name": "Созданный через curl тест-кейс",
+        "preconditions": "Авторизация: пользователь залогинен",
+        "description": "Пошаговая проверка входа и создания записи",
+    }
+    assert case["expected_result"] == "Запись создаётся, данные отображаются в списке"
+    assert [
+        (step["position"], step["action"], step["expected"], step["attachments"])
+        for step in case["steps"]
+    ] == [
+        (1, "Открыть поле ввода", "Поле ввода открылось", None),
+        (2, "Ввести текст и отправить", "Текст введен и отправлен", None),
+        (3, "Заполнить форму и отправить", "Появилось подтверждение", "screenshot-1.png"),
+    ]
+    assert sorted(tag["name"] for tag in case["tags"]) == ["regression", "smoke"]
+    assert [(suite["name"], suite["position"]) for suite in case["suites"]] == [("API Suite", 2)]
+    assert await read_case(case["id"]) == case
+
+
+async def test_create_with_the_seed_example_plus_a_tag_and_a_suite_by_id_links_them_all(
+    client: httpx.AsyncClient,
+    unique: Unique,
+    create_tag: Factory,
+    create_suite: Factory,
+    read_case: ReadCase,
+) -> None:
+    tag, suite = await create_tag(), await create_suite()
+    body = {
+        **SEED_CREATE_BODY,
+        "name": unique("seed"),
+        "tags": [*SEED_CREATE_BODY["tags"], {"id": tag["id"]}],
+        "suite_links": [*SEED_CREATE_BODY["suite_links"], {"suite_id": suite["id"]}],
+    }
+
+    response = await client.post(API, json=body)
+
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert sorted(t["name"] for t in case["tags"]) == sorted(["regression", "smoke", tag["name"]])
+    assert sorted((s["name"], s["position"]) for s in case["suites"]) == sorted(
+        [("API Suite", 2), (suite["name"], 1)]
+    )
+    assert case["steps"][2]["attachments"] == "screenshot-1.png"
+    assert await read_case(case["id"]) == case
 
 
 async def test_create_with_duplicate_step_position_is_rejected(
@@ -229,7 +308,7 @@ async def test_create_numbers_steps_without_positions_from_one_in_order(
 async def test_create_returns_steps_sorted_by_position_with_expected_and_attachments(
     client: httpx.AsyncClient, unique: Unique
 ) -> None:
-    attachments = [{"file": "login.png"}, "notes.txt"]
+    attachments = "login.png, notes.txt"
     steps = [
         {"position": 3, "action": "check", "expected": "Dashboard", "attachments": attachments},
         {"position": 1, "action": "open"},
@@ -337,6 +416,26 @@ async def test_create_without_name_is_rejected_and_creates_nothing(
         pytest.param({"action": "a"}, ["body", "steps"], id="steps-object"),
         pytest.param(["open"], ["body", "steps", 0], id="step-string"),
         pytest.param([{"action": "a"}] * 1001, ["body", "steps"], id="1001-steps"),
+        pytest.param(
+            [{"action": "a", "attachments": ["login.png"]}],
+            ["body", "steps", 0, "attachments"],
+            id="attachments-list",
+        ),
+        pytest.param(
+            [{"action": "a", "attachments": {"file": "login.png"}}],
+            ["body", "steps", 0, "attachments"],
+            id="attachments-object",
+        ),
+        pytest.param(
+            [{"action": "a", "attachments": "x" * 65_537}],
+            ["body", "steps", 0, "attachments"],
+            id="attachments-65537-characters",
+        ),
+        pytest.param(
+            [{"action": "a", "attachments": "a\u0000.png"}],
+            ["body", "steps", 0, "attachments"],
+            id="nul-attachments",
+        ),
     ],
 )
 async def test_create_with_invalid_steps_is_rejected_and_creates_nothing(

@@ -187,6 +187,35 @@ async def test_patch_with_null_name_is_rejected_and_changes_nothing(
     assert await read_case(full_case["id"]) == full_case
 
 
+async def test_the_documented_patch_body_takes_a_name_as_a_string_never_null(
+    request_body_schema: Callable[[str, str], Awaitable[JSON]],
+) -> None:
+    schema = await request_body_schema("patch", f"{API}/{{test_case_id}}")
+
+    name = schema["properties"]["name"]
+    assert (name["type"], name["minLength"], name["maxLength"]) == ("string", 1, 255)
+    assert "anyOf" not in name
+    assert "default" not in name
+    assert "name" not in schema.get("required", [])
+    # Optional texts may be cleared with null, and the schema says so.
+    assert {"type": "null"} in schema["properties"]["description"]["anyOf"]
+
+
+async def test_patch_with_steps_carrying_attachments_reads_them_back(
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase
+) -> None:
+    steps = [{"action": "Open", "attachments": "screenshot-1.png"}, {"action": "Close"}]
+
+    response = await client.patch(f"{API}/{full_case['id']}", json={"steps": steps})
+
+    assert response.status_code == 200, response.text
+    assert [(s["action"], s["attachments"]) for s in response.json()["steps"]] == [
+        ("Open", "screenshot-1.png"),
+        ("Close", None),
+    ]
+    assert await read_case(full_case["id"]) == response.json()
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
@@ -204,6 +233,13 @@ async def test_patch_with_null_name_is_rejected_and_changes_nothing(
         ),
         pytest.param({"tags": "smoke"}, ["body", "tags"], id="tags-string"),
         pytest.param({"suite_links": [{}]}, ["body", "suite_links", 0], id="empty-link"),
+        pytest.param(
+            {"steps": [{"action": "a", "attachments": ["a.png"]}]},
+            ["body", "steps", 0, "attachments"],
+            id="attachments-list",
+        ),
+        pytest.param({"version": [[1]]}, ["body", "version"], id="read-only-version-list"),
+        pytest.param({"suites": "API"}, ["body", "suites"], id="read-only-suites-string"),
     ],
 )
 async def test_patch_with_an_invalid_field_is_rejected_and_changes_nothing(

@@ -20,6 +20,70 @@ Factory = Callable[..., Awaitable[JSON]]
 ReadCase = Callable[[int], Awaitable[JSON]]
 
 
+# The seed's examples of a test case to create and of its replacement, as they are written there.
+SEED_CREATE_BODY: JSON = {
+    "name": "Созданный через curl тест-кейс",
+    "preconditions": "Авторизация: пользователь залогинен",
+    "description": "Пошаговая проверка входа и создания записи",
+    "expected_result": "Запись создаётся, данные отображаются в списке",
+    "steps": [
+        {"position": 1, "action": "Открыть поле ввода", "expected": "Поле ввода открылось"},
+        {
+            "position": 2,
+            "action": "Ввести текст и отправить",
+            "expected": "Текст введен и отправлен",
+        },
+        {
+            "action": "Заполнить форму и отправить",
+            "expected": "Появилось подтверждение",
+            "attachments": "screenshot-1.png",
+        },
+    ],
+    "tags": ["smoke", {"name": "regression"}],
+    "suite_links": [{"suite_name": "API Suite", "position": 2}],
+}
+SEED_REPLACE_BODY: JSON = {
+    "name": "Обновлённый тест-кейс через curl",
+    "preconditions": "Новое Авторизация: пользователь залогинен",
+    "description": "Обновлённое описание",
+    "expected_result": "Ожидаемый результат обновлён",
+    "steps": [
+        {"position": 1, "action": "Новое", "expected": "Новое открылось"},
+        {"position": 2, "action": "Новое текст", "expected": "Текст введён"},
+    ],
+    "tags": ["smoke", {"name": "regression"}],
+    "suite_links": [{"suite_name": "API Suite", "position": 1}],
+}
+
+
+async def test_replace_with_the_seed_example_bodies_as_written_reads_back_every_value(
+    client: httpx.AsyncClient, read_case: ReadCase, delete_afterwards: Callable[[int], None]
+) -> None:
+    created = await client.post(API, json=SEED_CREATE_BODY)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    delete_afterwards(case_id)
+
+    response = await client.put(f"{API}/{case_id}", json=SEED_REPLACE_BODY)
+
+    assert response.status_code == 200, response.text
+    case = response.json()
+    assert (case["name"], case["preconditions"], case["description"]) == (
+        "Обновлённый тест-кейс через curl",
+        "Новое Авторизация: пользователь залогинен",
+        "Обновлённое описание",
+    )
+    assert case["expected_result"] == "Ожидаемый результат обновлён"
+    assert [
+        (step["position"], step["action"], step["expected"], step["attachments"])
+        for step in case["steps"]
+    ] == [(1, "Новое", "Новое открылось", None), (2, "Новое текст", "Текст введён", None)]
+    assert sorted(tag["name"] for tag in case["tags"]) == ["regression", "smoke"]
+    assert [(suite["name"], suite["position"]) for suite in case["suites"]] == [("API Suite", 1)]
+    assert case["version"] == 2
+    assert await read_case(case_id) == case
+
+
 async def test_replace_sets_omitted_fields_to_null_and_omitted_collections_to_empty(
     client: httpx.AsyncClient, unique: Unique, full_case: JSON, read_case: ReadCase
 ) -> None:
@@ -228,6 +292,11 @@ async def test_replace_with_duplicate_step_positions_is_rejected_and_changes_not
         pytest.param({"name": "ok", "steps": [{"action": ""}]}, id="blank-action"),
         pytest.param({"name": "ok", "tags": [{"id": -1}]}, id="negative-tag-id"),
         pytest.param([{"name": "ok"}], id="json-array"),
+        pytest.param({"name": "ok", "steps": [{"action": "a", "attachments": [1]}]}, id="list"),
+        pytest.param({"name": "ok", "id": {"nested": [1]}}, id="read-only-id-object"),
+        pytest.param({"name": "ok", "created_at": "yesterday"}, id="read-only-time-not-a-time"),
+        pytest.param({"name": "ok", "suites": [{"id": 1, "x": 2}]}, id="read-suite-unknown-key"),
+        pytest.param({"name": "ok", "tags": [{"id": 1, "name": "t" * 256}]}, id="read-tag-name"),
     ],
 )
 async def test_replace_with_an_invalid_body_is_rejected_and_changes_nothing(

@@ -320,6 +320,19 @@ async def test_patch_with_an_invalid_body_is_rejected_and_changes_nothing(
     assert await read_suite(suite["id"]) == suite
 
 
+async def test_the_documented_patch_body_takes_a_name_as_a_string_never_null(
+    request_body_schema: Callable[[str, str], Awaitable[dict[str, Any]]],
+) -> None:
+    schema = await request_body_schema("patch", "/api/v1/suites/{suite_id}")
+
+    name = schema["properties"]["name"]
+    assert (name["type"], name["minLength"], name["maxLength"]) == ("string", 1, 255)
+    assert "anyOf" not in name
+    assert "default" not in name
+    # A null parent moves the suite to the root, and the schema says so.
+    assert {"type": "null"} in schema["properties"]["parent_id"]["anyOf"]
+
+
 @pytest.mark.parametrize(
     ("content", "content_type"),
     [(b"{oops", "application/json"), (b"name=x", "text/plain"), (b"[1, 2]", "application/json")],

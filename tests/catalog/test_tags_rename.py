@@ -127,6 +127,17 @@ async def test_rename_with_an_invalid_body_is_rejected_and_changes_nothing(
     assert await read_tag(tag["id"]) == tag
 
 
+async def test_the_documented_rename_body_requires_a_name_as_a_string_never_null(
+    request_body_schema: Callable[[str, str], Awaitable[dict[str, Any]]],
+) -> None:
+    schema = await request_body_schema("patch", "/api/v1/tags/{tag_id}")
+
+    assert schema["required"] == ["name"]
+    name = schema["properties"]["name"]
+    assert (name["type"], name["minLength"], name["maxLength"]) == ("string", 1, 100)
+    assert "anyOf" not in name
+
+
 @pytest.mark.parametrize(
     ("content", "content_type"), [(b"{x", "application/json"), (b"new", "text/plain")]
 )

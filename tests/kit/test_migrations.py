@@ -6,6 +6,7 @@ and the migrations are checked against each other on both dialects.
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -21,10 +23,12 @@ from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from testops_catalog.main import MIGRATIONS
+from testops_catalog.main import MIGRATIONS, create_app
 from testops_catalog.models import Base
+from testops_catalog.settings import CatalogSettings
 from testops_kit.database import Database, utcnow
 from testops_kit.migrations import alembic_config, current_revision, head_revision, upgrade
+from testops_kit.testing import app_client
 
 # SQLAlchemy cannot reflect expression indexes on SQLite, and SQLAlchemy and Alembic both say so;
 # that index is checked by the tests at the end of this file instead.
@@ -165,3 +169,129 @@ async def test_the_expression_index_allows_one_name_under_other_parents_and_when
     with pytest.raises(IntegrityError):
         async with database.session(write=True) as session:
             await session.execute(insert(suites).values(suite_row("API", id=6, parent_id=3)))
+
+
+# The steps table without its attachments, with them as revision 0003 left them (JSON) and as
+# 0004 makes them (text).
+STEPS = sa.table(
+    "test_case_steps",
+    sa.column("id", sa.Integer()),
+    sa.column("test_case_id", sa.Integer()),
+    sa.column("position", sa.Integer()),
+    sa.column("action", sa.Text()),
+)
+STEPS_0003 = sa.table(
+    "test_case_steps", sa.column("id", sa.Integer()), sa.column("attachments", sa.JSON())
+)
+STEPS_0004 = sa.table(
+    "test_case_steps", sa.column("id", sa.Integer()), sa.column("attachments", sa.Text())
+)
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = ["deep.png"]
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+async def insert_steps(database: Database, table: sa.TableClause, values: list[Any]) -> int:
+    """A case (id 1) with one step per value (ids 1, 2, …); returns the case's id."""
+    async with database.session(write=True) as session:
+        await session.execute(
+            insert(Base.metadata.tables["test_cases"]).values(
+                id=1, name="Login works", version=1, created_at=utcnow(), updated_at=utcnow()
+            )
+        )
+        for number, value in enumerate(values, start=1):
+            await session.execute(
+                insert(STEPS).values(
+                    id=number, test_case_id=1, position=number, action=f"step {number}"
+                )
+            )
+            await session.execute(
+                table.update().where(table.c.id == number).values(attachments=value)
+            )
+    return 1
+
+
+async def stored(database: Database, table: sa.TableClause) -> list[Any]:
+    async with database.session() as session:
+        rows = await session.execute(sa.select(table.c.attachments).order_by(table.c.id))
+    return list(rows.scalars())
+
+
+# What each JSON value stored before 0004 becomes.
+UPGRADED = [
+    (sa.null(), None),
+    (None, None),  # JSON null
+    ([], None),
+    (["screenshot-1.png"], "screenshot-1.png"),
+    (["login.png", "notes.txt"], "login.png, notes.txt"),
+    (["снимок экрана.png"], "снимок экрана.png"),
+    ("notes.txt", "notes.txt"),
+    ([{"file": "login.png"}, "notes.txt"], '[{"file": "login.png"}, "notes.txt"]'),
+    (["a, b", "c"], '["a, b", "c"]'),
+    (["nul\u0000inside"], '["nul\\u0000inside"]'),
+    ({"file": "login.png", "size": 12}, '{"file": "login.png", "size": 12}'),
+    (nested(300), json.dumps(nested(300))),
+]
+
+
+async def test_upgrading_to_0004_turns_stored_step_attachments_into_text(
+    database_url: str, database: Database
+) -> None:
+    await upgrade(MIGRATIONS, database_url, "0003")
+    await insert_steps(database, STEPS_0003, [value for value, _ in UPGRADED])
+
+    await upgrade(MIGRATIONS, database_url, "0004")
+
+    assert await stored(database, STEPS_0004) == [text for _, text in UPGRADED]
+
+
+async def test_a_case_whose_stored_attachments_broke_its_reading_reads_back_after_0004(
+    database_url: str, database: Database, tmp_path: Any
+) -> None:
+    await upgrade(MIGRATIONS, database_url, "0003")
+    case_id = await insert_steps(database, STEPS_0003, [nested(300), ["a.png", "b.png"]])
+    settings = CatalogSettings(database_url=database_url, data_dir=tmp_path)
+
+    async with app_client(create_app(settings)) as client:  # migrates to head on start
+        response = await client.get(f"/api/v1/test-cases/{case_id}")
+
+    assert response.status_code == 200, response.text
+    assert [step["attachments"] for step in response.json()["steps"]] == [
+        json.dumps(nested(300)),
+        "a.png, b.png",
+    ]
+
+
+async def test_downgrading_from_0004_turns_text_back_into_lists(
+    database_url: str, database: Database
+) -> None:
+    await upgrade(MIGRATIONS, database_url)
+    texts = ["screenshot-1.png", "login.png, notes.txt", '[{"file": "a.png"}]', "[draft].png", None]
+    await insert_steps(database, STEPS_0004, texts)
+
+    await downgrade(database_url, "0003")
+
+    assert await stored(database, STEPS_0003) == [
+        ["screenshot-1.png"],
+        ["login.png", "notes.txt"],
+        [{"file": "a.png"}],
+        ["[draft].png"],
+        None,
+    ]
+
+
+async def test_lists_of_names_survive_an_upgrade_and_a_downgrade_unchanged(
+    database_url: str, database: Database
+) -> None:
+    lists = [["one.png"], ["a.png", "b.png", "c.txt"], [{"file": "x"}], ["a, b", "c"]]
+    await upgrade(MIGRATIONS, database_url, "0003")
+    await insert_steps(database, STEPS_0003, lists)
+
+    await upgrade(MIGRATIONS, database_url, "0004")
+    await downgrade(database_url, "0003")
+
+    assert await stored(database, STEPS_0003) == lists

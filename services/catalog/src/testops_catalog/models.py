@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
     ForeignKey,
@@ -108,7 +107,8 @@ class Step(Base):
     position: Mapped[int]
     action: Mapped[str] = mapped_column(Text)
     expected: Mapped[str | None] = mapped_column(Text)
-    attachments: Mapped[list[Any] | None] = mapped_column(JSON)
+    # A file name or reference (migration 0004 turned the lists stored before into text).
+    attachments: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("test_case_id", "position"),)
 

@@ -1,10 +1,11 @@
-"""Name field types of the catalog: trimmed, non-blank, bounded."""
+"""Name and text field types of the catalog: trimmed where it matters, bounded."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from testops_catalog.models import NAME_MAX, TAG_NAME_MAX
 from testops_kit.schemas import reject_nul
@@ -27,14 +28,25 @@ RequiredText = Annotated[
 ]
 
 
-def reject_null(cls: Any, value: Any) -> Any:
-    """Field validator (mode="before") for PATCH bodies: the field may be left out, not nulled.
-
-    Reuse it as ``_name_not_null = field_validator("name", mode="before")(reject_null)``.
-    """
+def _refuse_null(value: Any) -> Any:
     if value is None:
         raise ValueError("cannot be null; leave the field out to keep it")
     return value
+
+
+def _without_null_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+PatchName = Annotated[
+    Name | SkipJsonSchema[None],
+    BeforeValidator(_refuse_null),
+    Field(json_schema_extra=_without_null_default),
+]
+"""A name a PATCH body may leave out (None then) but never set to null: the schema says a string."""
+
+IgnoredText = Annotated[str, StringConstraints(max_length=NAME_MAX)]
+"""A short text a body may carry back as it was read, and which is ignored."""
 
 
 def like_pattern(q: str) -> str:

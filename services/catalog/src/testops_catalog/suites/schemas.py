@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from testops_catalog.names import LongText, Name, reject_null
+from testops_catalog.names import LongText, Name, PatchName
 from testops_kit.schemas import DbId, Position, Timestamp
 
 
@@ -19,11 +19,9 @@ class SuiteUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: PatchName = None
     description: LongText | None = None
     parent_id: DbId | None = None
-
-    _name_not_null = field_validator("name", mode="before")(reject_null)
 
 
 class SuiteOut(BaseModel):

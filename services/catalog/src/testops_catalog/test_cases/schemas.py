@@ -1,28 +1,36 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from testops_catalog.names import LongText, Name, RequiredText, TagName, reject_null
+from testops_catalog.names import IgnoredText, LongText, Name, PatchName, RequiredText, TagName
 from testops_catalog.tags.schemas import TagRef
-from testops_kit.schemas import DbId, Position, Timestamp
+from testops_kit.schemas import MAX_ID, DbId, Position, Timestamp
+
+IGNORED = "Read-only: ignored when sent, allowed so that a case as read can be sent back."
+
+
+def _ignored(**constraints: Any) -> Any:
+    """A field of a case as read that a body may carry and that is ignored."""
+    return Field(
+        default=None, description=IGNORED, json_schema_extra={"readOnly": True}, **constraints
+    )
 
 
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: int | None = Field(
-        default=None,
-        description="Ignored (steps are replaced as a whole); allowed for round trips.",
-    )
+    id: DbId | None = _ignored()
     position: Position | None = Field(
         default=None, description="Place of the step; default: after the highest given position."
     )
     action: RequiredText
     expected: LongText | None = None
-    attachments: list[Any] | None = Field(
-        default=None, max_length=100, description="References to files the step needs."
+    attachments: LongText | None = Field(
+        default=None,
+        description="The file or files the step needs: a name or reference (`screenshot-1.png`).",
     )
 
 
@@ -40,7 +48,7 @@ class TagById(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: DbId
-    name: str | None = Field(
+    name: IgnoredText | None = Field(
         default=None, description="Ignored: the id decides. Allowed so a read tag can be sent back."
     )
 
@@ -63,37 +71,45 @@ class SuiteLinkById(BaseModel):
     position: Position | None = None
 
 
+class CaseSuiteIn(BaseModel):
+    """A suite as a case read shows it: sent back, it is a link to that suite by id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: DbId
+    name: IgnoredText | None = Field(default=None, description="Ignored: the id decides.")
+    position: Position | None = None
+
+
 TagIn = TagName | TagByName | TagById
 SuiteLinkIn = SuiteLinkByName | SuiteLinkById
 
 
-_READ_ONLY_FIELDS = frozenset(
-    {"id", "version", "created_at", "updated_at", "is_deleted", "deleted_at"}
-)
+def links_of(suites: list[CaseSuiteIn]) -> list[SuiteLinkIn]:
+    """The suite links that the ``suites`` of a case as read stand for."""
+    return [SuiteLinkById(suite_id=suite.id, position=suite.position) for suite in suites]
 
 
 class _CaseBody(BaseModel):
     """A case as a client writes it. Unknown fields are refused (a typo must not pass silently),
-    but a case as read can be sent back: read-only fields are dropped and its ``suites`` become
-    ``suite_links`` when no ``suite_links`` are given."""
+    but a case as read can be sent back: its read-only fields are ignored and its ``suites``
+    become ``suite_links`` when no ``suite_links`` are given."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_what_was_read(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = {key: value for key, value in data.items() if key not in _READ_ONLY_FIELDS}
-        suites = data.pop("suites", None)
-        if isinstance(suites, list) and "suite_links" not in data:
-            data["suite_links"] = [
-                {"suite_id": item.get("id"), "position": item.get("position")}
-                if isinstance(item, dict)
-                else item
-                for item in suites
-            ]
-        return data
+    id: DbId | None = _ignored()
+    version: int | None = _ignored(ge=1, le=MAX_ID)
+    created_at: datetime | None = _ignored()
+    updated_at: datetime | None = _ignored()
+    is_deleted: bool | None = _ignored()
+    deleted_at: datetime | None = _ignored()
+    suites: list[CaseSuiteIn] | None = Field(
+        default=None,
+        max_length=200,
+        description="The suites of a case as read: taken as `suite_links` by id when no "
+        "`suite_links` are given, ignored otherwise.",
+        json_schema_extra={"readOnly": True},
+    )
 
 
 class TestCaseWrite(_CaseBody):
@@ -109,13 +125,19 @@ class TestCaseWrite(_CaseBody):
     tags: list[TagIn] = Field(default_factory=list, max_length=200)
     suite_links: list[SuiteLinkIn] = Field(default_factory=list, max_length=200)
 
+    @model_validator(mode="after")
+    def _suites_stand_for_links(self) -> TestCaseWrite:
+        if self.suites is not None and "suite_links" not in self.model_fields_set:
+            self.suite_links = links_of(self.suites)
+        return self
+
 
 class TestCasePatch(_CaseBody):
     """Only the fields present change; a collection present replaces the whole collection."""
 
     __test__ = False
 
-    name: Name | None = None
+    name: PatchName = None
     preconditions: LongText | None = None
     description: LongText | None = None
     expected_result: LongText | None = None
@@ -123,7 +145,11 @@ class TestCasePatch(_CaseBody):
     tags: list[TagIn] | None = Field(default=None, max_length=200)
     suite_links: list[SuiteLinkIn] | None = Field(default=None, max_length=200)
 
-    _name_not_null = field_validator("name", mode="before")(reject_null)
+    @model_validator(mode="after")
+    def _suites_stand_for_links(self) -> TestCasePatch:
+        if self.suites is not None and "suite_links" not in self.model_fields_set:
+            self.suite_links = links_of(self.suites)
+        return self
 
 
 class StepOut(BaseModel):
@@ -131,7 +157,7 @@ class StepOut(BaseModel):
     position: int
     action: str
     expected: str | None
-    attachments: list[Any] | None
+    attachments: str | None
 
 
 class CaseSuiteOut(BaseModel):
