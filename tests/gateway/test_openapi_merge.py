@@ -14,6 +14,7 @@ from testops_catalog.settings import CatalogSettings
 from testops_executor.main import create_app as create_executor
 from testops_executor.settings import ExecutorSettings
 from testops_gateway.openapi import (
+    GATEWAY_ANSWERS,
     OpenAPIDocument,
     gateway_operations,
     merge_documents,
@@ -26,6 +27,8 @@ JSON = dict[str, Any]
 Documents = dict[str, JSON]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+GATEWAY_STATUSES = {answer.status for answer in GATEWAY_ANSWERS}
+GATEWAY_RESPONSE_NAMES = {answer.name for answer in GATEWAY_ANSWERS}
 SERVERS = [{"url": "/", "description": "This gateway"}]
 
 
@@ -156,7 +159,22 @@ def test_every_operation_means_what_it_meant_in_its_service(
                 continue
             mine = {k: v for k, v in operation.items() if k != "operationId"}
             theirs = {k: v for k, v in merged["paths"][path][method].items() if k != "operationId"}
+            theirs["responses"] = without_gateway_answers(mine, theirs["responses"])
             assert inline(merged, theirs) == inline(document, mine), (method, path)
+
+
+def without_gateway_answers(service_operation: JSON, responses: JSON) -> JSON:
+    """``responses`` of the merged document less what the gateway added to the service's."""
+    declared = service_operation["responses"]
+    kept = {}
+    for status, response in responses.items():
+        if status in GATEWAY_STATUSES and status not in declared:
+            continue
+        if status in GATEWAY_STATUSES:
+            said, _, _ = response["description"].partition(". From the gateway: ")
+            response = {**response, "description": said}
+        kept[status] = response
+    return kept
 
 
 def test_schemas_the_services_share_unchanged_are_kept_once_under_their_name(
@@ -244,6 +262,62 @@ def test_gateway_operations_are_a_valid_document_of_their_own() -> None:
     assert set(readyz["responses"]) == {"200", "503"}
     assert "text/plain" in document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert [tag["name"] for tag in document["tags"]] == ["gateway"]
+
+
+# ------------------------------------------------------------------- the gateway's own answers
+
+
+def test_every_forwarded_operation_lists_what_the_gateway_itself_answers(merged: JSON) -> None:
+    headers = {
+        "401": {"WWW-Authenticate"},
+        "403": {"WWW-Authenticate"},
+        "429": {"Retry-After"},
+        "502": {"Retry-After"},
+        "504": set(),
+    }
+    forwarded = [op for path, _, op in operations(merged) if path.startswith("/api/v1/")]
+
+    assert forwarded
+    for operation in forwarded:
+        for status, names in headers.items():
+            response = operation["responses"][status]
+            if "$ref" in response:
+                response = resolve(merged, response["$ref"])
+            schema = response["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}, operation["operationId"]
+            assert set(response.get("headers", {})) >= names, (operation["operationId"], status)
+            assert all(response["headers"][name]["required"] for name in names)
+
+
+def test_the_gateways_answers_name_their_codes(merged: JSON) -> None:
+    responses = merged["components"]["responses"]
+
+    assert "`unauthenticated`" in responses["Unauthenticated"]["description"]
+    assert "`forbidden`" in responses["Forbidden"]["description"]
+    assert "`rate_limited`" in responses["RateLimited"]["description"]
+    assert "`upstream_unavailable`" in responses["UpstreamUnavailable"]["description"]
+    assert "`upstream_timeout`" in responses["UpstreamTimeout"]["description"]
+
+
+def test_the_gateways_own_operations_need_no_token_and_list_none_of_its_answers(
+    merged: JSON,
+) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert not GATEWAY_STATUSES & set(merged["paths"][path]["get"]["responses"]), path
+
+
+def test_a_status_the_service_declares_itself_keeps_its_answer_and_adds_the_gateways(
+    service_documents: Documents, merged: JSON
+) -> None:
+    service = service_documents["executor"]["paths"]["/api/v1/executions"]["post"]
+    gateway = merged["paths"]["/api/v1/executions"]["post"]
+
+    own = service["responses"]["429"]
+    declared = gateway["responses"]["429"]
+    assert declared["content"] == own["content"]
+    assert declared["headers"] == own["headers"]
+    assert declared["description"].startswith(own["description"].rstrip(". "))
+    assert "`rate_limited`" in declared["description"]
 
 
 # ----------------------------------------------------------------------- hand-written clashes
@@ -414,7 +488,8 @@ def test_every_ref_of_a_renamed_schema_is_rewritten_in_paths_and_request_bodies(
     paths = document["paths"]
 
     post = paths["/api/v1/things"]["post"]
-    assert set(refs(post)) == {"#/components/schemas/AlphaItem"}
+    assert set(refs(post["requestBody"])) == {"#/components/schemas/AlphaItem"}
+    assert set(refs(post["responses"]["201"])) == {"#/components/schemas/AlphaItem"}
     assert list(refs(paths["/api/v1/things"]["get"]["responses"]["200"])) == [
         "#/components/schemas/AlphaPage_Item_"
     ]
@@ -428,7 +503,8 @@ def test_every_ref_of_a_renamed_schema_is_rewritten_in_paths_and_request_bodies(
 def test_other_components_that_are_equal_are_kept_once(clashing: tuple[JSON, list[str]]) -> None:
     document, _ = clashing
 
-    assert list(document["components"]["responses"]) == ["NotFound"]
+    responses = document["components"]["responses"]
+    assert [name for name in responses if name not in GATEWAY_RESPONSE_NAMES] == ["NotFound"]
     assert list(document["components"]["parameters"]) == ["Limit"]
     assert document["paths"]["/api/v1/widgets"]["parameters"] == [
         {"$ref": "#/components/parameters/Limit"}

@@ -14,6 +14,9 @@ they are; what needs care is everything that is named:
   (``catalog_list_things``) in each of them; the gateway's own ids are never renamed.
 - tags: the services' tags in service order, each name once (the first description wins), then
   the gateway's; a tag no operation uses is dropped.
+- answers: every operation the gateway forwards also lists what the gateway itself may answer
+  (:data:`GATEWAY_ANSWERS`: 401, 403, 429, 502, 504, problem+json with their headers), as
+  references to ``components/responses``.
 
 Only ``/api/v1`` paths are taken from the services (their ``/healthz`` and ``/readyz`` are the
 gateway's own business), and so only the components those paths lead to.
@@ -31,9 +34,11 @@ import copy
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from testops_kit.errors import PROBLEM_CONTENT_TYPE, ErrorItem, Problem
 from testops_kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -167,6 +172,123 @@ def gateway_operations() -> JSON:
             }
         },
     }
+
+
+# ------------------------------------------------------------------------ the gateway's own answers
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayAnswer:
+    """A response the gateway itself may give to any operation it forwards."""
+
+    status: str
+    name: str
+    """Its name under ``components/responses``."""
+    description: str
+    headers: Mapping[str, JSON]
+
+
+_CHALLENGE = {
+    "description": 'The challenge, `Bearer realm="testops"`; on 401 with `error="invalid_token"` '
+    'when the token given is not known, on 403 with `error="insufficient_scope"` and the '
+    "`scope` needed.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+GATEWAY_ANSWERS = (
+    GatewayAnswer(
+        "401",
+        "Unauthenticated",
+        "No `Authorization: Bearer <token>`, or a token the gateway does not know "
+        "(`unauthenticated`).",
+        {"WWW-Authenticate": _CHALLENGE},
+    ),
+    GatewayAnswer(
+        "403",
+        "Forbidden",
+        "The token lacks the scope this operation needs (`forbidden`): `read` for GET and HEAD, "
+        "`execute` for POST /api/v1/executions…, `write` for the rest.",
+        {"WWW-Authenticate": _CHALLENGE},
+    ),
+    GatewayAnswer(
+        "429",
+        "RateLimited",
+        "The caller is over its rate limit (`rate_limited`); try again after `Retry-After` "
+        "seconds.",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+    GatewayAnswer(
+        "502",
+        "UpstreamUnavailable",
+        "The service behind the gateway cannot be reached (`upstream_unavailable`); try again "
+        "after `Retry-After` seconds.",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+    GatewayAnswer(
+        "504",
+        "UpstreamTimeout",
+        "The service behind the gateway did not answer in time (`upstream_timeout`).",
+        {},
+    ),
+)
+"""What the gateway answers on its own, before or instead of the service: every forwarded
+operation of the merged document lists these."""
+
+
+def _answer_response(answer: GatewayAnswer) -> JSON:
+    response: JSON = {
+        "description": answer.description,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": f"{_REF_PREFIX}schemas/Problem"}}},
+    }
+    if answer.headers:
+        response["headers"] = copy.deepcopy(dict(answer.headers))
+    return response
+
+
+def _add_gateway_answers(
+    paths: JSON, forwarded: Iterable[tuple[str, str]], components: JSON
+) -> None:
+    """List :data:`GATEWAY_ANSWERS` in every ``forwarded`` operation (path, method): a reference
+    to the answer under ``components/responses``, or, where the service declares that status
+    itself, a sentence added to its description."""
+    responses: JSON = components.setdefault("responses", {})
+    refs: dict[str, str] = {}
+    for answer in GATEWAY_ANSWERS:
+        response = _answer_response(answer)
+        name = answer.name
+        if responses.get(name, response) != response:
+            name = _free_name(f"Gateway{name}", set(responses))
+        responses[name] = response
+        refs[answer.status] = f"{_REF_PREFIX}responses/{_escape(name)}"
+    components["responses"] = dict(sorted(responses.items()))
+    schemas: JSON = components.setdefault("schemas", {})
+    schemas.setdefault("Problem", _problem_schema())
+    schemas.setdefault("ErrorItem", ErrorItem.model_json_schema())
+    components["schemas"] = dict(sorted(schemas.items()))
+
+    for path, method in forwarded:
+        operation = paths[path][method]
+        declared: JSON = operation.setdefault("responses", {})
+        for answer in GATEWAY_ANSWERS:
+            own = declared.get(answer.status)
+            if own is None:
+                declared[answer.status] = {"$ref": refs[answer.status]}
+            elif "$ref" not in own:
+                said = str(own.get("description", "")).rstrip(". ")
+                own["description"] = f"{said}. From the gateway: {answer.description}".lstrip(". ")
+        operation["responses"] = dict(sorted(declared.items()))
+
+
+def _problem_schema() -> JSON:
+    schema = Problem.model_json_schema(ref_template=_REF_PREFIX + "schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
 
 
 # --------------------------------------------------------------------------------- $ref rewriting
@@ -387,6 +509,7 @@ def merge_with_report(
                 merged.setdefault(new, _rewrite(value, renames[service]))
         if merged:
             components[kind] = dict(sorted(merged.items()))
+    _add_gateway_answers(paths, sorted(path_owner), components)
     _drop_unreferenced(paths, components)
     components["securitySchemes"] = {
         BEARER_SCHEME: {

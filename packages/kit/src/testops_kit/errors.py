@@ -206,6 +206,17 @@ _HTTP_CODES = {
 
 def _render_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI and Starlette raise 400 for a body they cannot parse (multipart that is not):
+        # malformed like JSON that is not, so answered as such a body is (JsonBodyLimits).
+        message = exc.detail if isinstance(exc.detail, str) else "The body cannot be read."
+        return problem_response(
+            status=422,
+            code="validation_error",
+            title="Request validation failed",
+            detail=f"The request body is not valid: {message}",
+            errors=[ErrorItem(loc=["body"], message=message)],
+        )
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":
@@ -312,7 +323,8 @@ DATABASE_UNAVAILABLE_DESCRIPTION = (
 _RETRY_AFTER_HEADERS = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
-        "schema": {"type": "integer"},
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
     }
 }
 
