@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -214,6 +215,31 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     return body
 
 
+async def hang_up_mid_body(request: httpx.Request, *, sent: int) -> None:
+    """Send ``request``'s head and the first ``sent`` bytes of its body over a new connection,
+    then close it: a client that goes away in the middle of its upload. Only a real server shows
+    what follows (the in-process transport always delivers the whole body)::
+
+        request = client.build_request("POST", "/api/v1/runs", files=files)
+        await hang_up_mid_body(request, sent=len(request.read()) // 2)
+    """
+    body = request.read()
+    if not 0 <= sent < len(body):
+        raise ValueError(f"sent must be under the body's {len(body)} bytes")
+    url = request.url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    head = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1"]
+    head += [f"{name}: {value}" for name, value in request.headers.multi_items()]
+    _, writer = await asyncio.open_connection(url.host, port)
+    try:
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body[:sent])
+        await writer.drain()
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
 class ServiceProcess:
     """A TestOps process (``python -m <module>``) in a child process, answering HTTP on a
     free loopback port; see :func:`service_process`."""
@@ -229,6 +255,18 @@ class ServiceProcess:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def log_events(self) -> list[dict[str, Any]]:
+        """The events logged so far, one JSON object a line (``log_format=json``); lines that
+        are not one (a traceback's) are left out."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        events = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    events.append(event)
+        return events
 
     async def start(self, *, ready_path: str = "/readyz", within: float = 60) -> None:
         """Start the process (again, after :meth:`stop`) and wait until ``ready_path`` is 200."""
