@@ -1,5 +1,6 @@
 """GET /metrics: Prometheus counts and latencies of the forwarded requests, labelled by service
-and OpenAPI route template (never a raw path), and the requests a service did not answer."""
+and OpenAPI route template (never a raw path), the requests a service did not answer, and apart
+from them the requests whose caller hung up."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from tests.gateway.conftest import StartGateway, bearer
+from tests.gateway.conftest import TOKEN_SCOPES, StartGateway, Upstreams, bearer
 
-from testops_kit.testing import ServiceProcess, assert_problem, free_port
+from testops_gateway.auth import token_line
+from testops_kit.testing import (
+    ServiceProcess,
+    assert_problem,
+    free_port,
+    hang_up_mid_body,
+    service_process,
+    wait_for,
+)
 
 API = "/api/v1"
 CASE_ROUTE = f"{API}/test-cases/{{test_case_id}}"
@@ -204,3 +215,86 @@ async def test_requests_the_gateway_refuses_are_counted_by_code(
 
     for code in ("unauthenticated", "forbidden", "rate_limited"):
         assert value(samples, "testops_gateway_refused_total", code=code) == 1, code
+
+
+@pytest.fixture
+async def gateway_process(
+    upstreams: Upstreams, tokens: dict[str, str], tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    """The gateway as a real process (raw sockets reach it) in front of the session's services."""
+    lines = [token_line(name, TOKEN_SCOPES[name], token) for name, token in tokens.items()]
+    settings = {
+        **upstreams.urls(),
+        "tokens": ";".join(lines),
+        "rate_limit_per_s": "0",
+        "log_format": "json",
+    }
+    async with service_process(
+        "testops_gateway", prefix="TESTOPS_GATEWAY_", folder=tmp_path, settings=settings
+    ) as gateway:
+        yield gateway
+
+
+async def test_a_caller_hanging_up_mid_upload_is_a_client_abort_not_an_upstream_error(
+    gateway_process: ServiceProcess, upstreams: Upstreams, tokens: dict[str, str]
+) -> None:
+    root = bearer(tokens["root"])
+    request_id = f"hang-up-{uuid.uuid4().hex[:8]}"
+    results_log = upstreams.results.log_path
+    async with httpx.AsyncClient(base_url=gateway_process.url, timeout=30) as gateway:
+        before = await scrape(gateway)
+        runs_before = (await gateway.get(f"{API}/runs?deleted=include", headers=root)).json()
+        results_log_from = results_log.stat().st_size
+        request = gateway.build_request(
+            "POST",
+            f"{API}/runs",
+            data={"run_name": "hung-up"},
+            files={"files": ("trace-attachment.bin", os.urandom(512 * 1024))},
+            headers={**root, "X-Request-ID": request_id},
+        )
+
+        await hang_up_mid_body(request, sent=len(request.read()) // 2)
+
+        async def gateway_logged() -> list[dict[str, Any]] | None:
+            mine = [e for e in gateway_process.log_events() if e.get("request_id") == request_id]
+            return mine if any(e["event"] == "request" for e in mine) else None
+
+        async def results_logged() -> str | None:
+            """What results logged since, once it has logged the request's access event."""
+            text = results_log.read_bytes()[results_log_from:].decode(errors="replace")
+            mine = [line for line in text.splitlines() if f"request_id={request_id}" in line]
+            return text if any(" status=" in line for line in mine) else None
+
+        logged = await wait_for(gateway_logged, within=30)
+        results_text = await wait_for(results_logged, within=30)
+        after = await scrape(gateway)
+        runs_after = (await gateway.get(f"{API}/runs?deleted=include", headers=root)).json()
+
+    def change(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert change("testops_gateway_client_aborts_total", upstream="results") == 1
+    for kind in ("unavailable", "timeout"):
+        errors = "testops_gateway_upstream_errors_total"
+        assert change(errors, upstream="results", kind=kind) == 0, kind
+    requests = "testops_gateway_requests_total"
+    assert change(requests, upstream="results", method="POST", status="499") == 1
+    assert change(requests, upstream="results", method="POST", status="502") == 0
+    assert [(e["event"], e["level"]) for e in logged] == [
+        ("client_disconnected", "info"),
+        ("request", "info"),
+    ]
+    assert logged[1]["status"] == 499
+    gateway_text = gateway_process.log_path.read_text(errors="replace")
+    for text in (gateway_text, results_text):
+        assert "Traceback" not in text
+        assert "upstream_unavailable" not in text
+        assert "unhandled_error" not in text
+    [results_access] = [
+        line
+        for line in results_text.splitlines()
+        if f"request_id={request_id}" in line and " status=" in line
+    ]
+    assert "status=499" in results_access
+    assert "client_disconnected" in results_text
+    assert runs_after == runs_before

@@ -43,6 +43,13 @@ class Metrics:
             ["upstream", "kind"],
             registry=self.registry,
         )
+        self.client_aborts = Counter(
+            "testops_gateway_client_aborts",
+            "Requests whose caller hung up before its body had been passed on (status 499 in "
+            "`testops_gateway_requests_total` and the access log); never upstream errors.",
+            ["upstream"],
+            registry=self.registry,
+        )
         self.refused = Counter(
             "testops_gateway_refused",
             "Requests the gateway answered itself instead of forwarding, by problem code: "
@@ -79,6 +86,9 @@ class Metrics:
 
     def upstream_error(self, upstream: str, kind: str) -> None:
         self.errors.labels(upstream, kind).inc()
+
+    def client_aborted(self, upstream: str) -> None:
+        self.client_aborts.labels(upstream).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -20,7 +20,7 @@ from testops_gateway.settings import GatewaySettings
 from testops_gateway.transport import AiohttpTransport
 from testops_kit.errors import problem_response
 from testops_kit.logging import get_logger
-from testops_kit.requests import REQUEST_ID_HEADER
+from testops_kit.requests import CLIENT_CLOSED_REQUEST, REQUEST_ID_HEADER
 
 API_PREFIX = "/api/v1/"
 
@@ -147,9 +147,15 @@ class Proxy:
             )
 
     async def _forward(self, upstream: Upstream, scope: Scope, receive: Receive, send: Send) -> int:
-        request = self._request(upstream, scope, receive)
+        body = _CallerBody(receive) if _has_body(scope) else None
+        request = self._request(upstream, scope, body)
         try:
-            response = await upstream.transport.handle_async_request(request)
+            response = await self._send(upstream, request, body)
+        except _ClientGone:
+            # The caller's doing, not the service's: counted apart, so that an alert on
+            # upstream errors means the services. No one is left to answer.
+            self.metrics.client_aborted(upstream.name)
+            return CLIENT_CLOSED_REQUEST
         except httpx.TimeoutException:
             self.metrics.upstream_error(upstream.name, "timeout")
             log.warning("upstream_timeout", upstream=upstream.name, path=scope["path"])
@@ -160,8 +166,6 @@ class Proxy:
                 detail=f"The {upstream.name} service did not answer in time.",
             )(scope, receive, send)
             return 504
-        except _ClientGone:
-            return 499  # the caller went away while sending its body: no one to answer
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             self.metrics.upstream_error(upstream.name, "unavailable")
             log.warning(
@@ -181,7 +185,20 @@ class Proxy:
             await response.aclose()
         return response.status_code
 
-    def _request(self, upstream: Upstream, scope: Scope, receive: Receive) -> httpx.Request:
+    @staticmethod
+    async def _send(
+        upstream: Upstream, request: httpx.Request, body: _CallerBody | None
+    ) -> httpx.Response:
+        try:
+            return await upstream.transport.handle_async_request(request)
+        except Exception:
+            # However the transport reports it (aiohttp: a failed write to the service), a body
+            # that stopped because the caller hung up is the caller's going away.
+            if body is not None and body.caller_gone:
+                raise _ClientGone from None
+            raise
+
+    def _request(self, upstream: Upstream, scope: Scope, body: _CallerBody | None) -> httpx.Request:
         raw: list[tuple[bytes, bytes]] = scope["headers"]
         dropped = _NOT_FORWARDED | _connection_tokens(raw)
         headers = [(k, v) for k, v in raw if k.lower() not in dropped]
@@ -199,7 +216,6 @@ class Proxy:
         if request_id:
             headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
 
-        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in raw)
         # The path as the caller encoded it: decoded, `%3F` or `%2F` would change its meaning.
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
@@ -214,7 +230,7 @@ class Proxy:
             scope["method"],
             url,
             headers=headers,
-            content=_body(receive) if has_body else None,
+            content=body,
             extensions={"timeout": timeout.as_dict()},
         )
 
@@ -260,16 +276,30 @@ class _ClientGone(Exception):
     """The caller disconnected while its body was being sent on."""
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        body: bytes = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
-            return
+def _has_body(scope: Scope) -> bool:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    return any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in headers)
+
+
+class _CallerBody:
+    """The caller's body, passed on as it arrives; ``caller_gone`` once the caller hung up
+    before its end."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.caller_gone = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            message: Message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.caller_gone = True
+                raise _ClientGone
+            body: bytes = message.get("body", b"")
+            if body:
+                yield body
+            if not message.get("more_body", False):
+                return
 
 
 async def _disconnected(receive: Receive) -> None:
