@@ -250,6 +250,32 @@ async def test_a_file_field_that_is_not_a_file_is_a_validation_error(
     assert_problem(response, 422, "validation_error")
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        pytest.param(b"not multipart at all", "multipart/form-data; boundary=zz", id="garbage"),
+        pytest.param(b"--zz\r\n", "multipart/form-data", id="no-boundary"),
+    ],
+)
+async def test_a_body_that_is_not_the_multipart_it_says_is_a_validation_error_at_body(
+    attachments_client: httpx.AsyncClient,
+    attachments_app: FastAPI,
+    attachments_case_id: int,
+    object_keys: Keys,
+    content: bytes,
+    content_type: str,
+) -> None:
+    before = await object_keys(attachments_app)
+
+    response = await attachments_client.post(
+        url(attachments_case_id), content=content, headers={"Content-Type": content_type}
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert [error["loc"] for error in body["errors"]] == [["body"]]
+    assert await object_keys(attachments_app) == before
+
+
 async def test_an_upload_to_a_missing_case_is_not_found_and_stores_nothing(
     attachments_client: httpx.AsyncClient, attachments_app: FastAPI, object_keys: Keys
 ) -> None:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 import structlog
 from structlog.testing import capture_logs
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -824,3 +825,26 @@ async def test_create_of_cases_put_at_one_suite_position_concurrently_keeps_posi
     members = await client.get(f"/api/v1/suites/{suite['id']}/cases", params={"limit": 500})
     assert members.status_code == 200, members.text
     assert sorted(m["position"] for m in members.json()["items"]) == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"steps": [{"action": "a", "attachments": "NESTED"}]}, id="attachments"),
+        pytest.param({"steps": [{"action": "NESTED"}]}, id="action"),
+        pytest.param({"tags": ["smoke", "NESTED"]}, id="tag"),
+        pytest.param({"suite_links": [{"suite_name": "NESTED"}]}, id="suite-link"),
+        pytest.param({"description": "NESTED"}, id="description"),
+        pytest.param({"custom": "NESTED"}, id="unknown-field"),
+    ],
+)
+async def test_create_with_json_nested_past_the_limit_in_any_field_is_refused_and_creates_nothing(
+    client: httpx.AsyncClient, unique: Unique, fields: JSON, depth: int
+) -> None:
+    name = unique("deep")
+
+    response = await send_quietly(client, "POST", API, with_nested({"name": name, **fields}, depth))
+
+    assert_too_deep(response)
+    assert await cases_matching(client, name) == []

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -330,3 +331,24 @@ async def test_patch_with_a_misspelt_field_is_rejected_and_changes_nothing(
     problem = assert_problem(response, 422, "validation_error")
     assert ["body", "descripton"] in [error["loc"] for error in problem["errors"]]
     assert await read_case(full_case["id"]) == before
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"steps": [{"action": "a", "attachments": "NESTED"}]}, id="attachments"),
+        pytest.param({"name": "NESTED"}, id="name"),
+        pytest.param({"expected_result": "NESTED"}, id="expected-result"),
+        pytest.param({"suite_links": [{"suite_id": 1, "position": "NESTED"}]}, id="position"),
+    ],
+)
+async def test_patch_with_json_nested_past_the_limit_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, body: JSON, depth: int
+) -> None:
+    response = await send_quietly(
+        client, "PATCH", f"{API}/{full_case['id']}", with_nested(body, depth)
+    )
+
+    assert_too_deep(response)
+    assert await read_case(full_case["id"]) == full_case

@@ -8,6 +8,7 @@ import httpx
 import pytest
 import structlog
 from structlog.testing import capture_logs
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -411,3 +412,24 @@ async def test_put_with_an_unknown_field_is_rejected_and_changes_nothing(
     problem = assert_problem(response, 422, "validation_error")
     assert ["body", "descripton"] in [error["loc"] for error in problem["errors"]]
     assert await read_case(full_case["id"]) == before
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"steps": [{"action": "a", "attachments": "NESTED"}]}, id="attachments"),
+        pytest.param({"tags": [{"id": "NESTED"}]}, id="tag-id"),
+        pytest.param({"suites": [{"id": 1, "name": "NESTED"}]}, id="read-only-suites"),
+        pytest.param({"created_at": "NESTED"}, id="read-only-timestamp"),
+    ],
+)
+async def test_replace_with_json_nested_past_the_limit_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, full_case: JSON, read_case: ReadCase, fields: JSON, depth: int
+) -> None:
+    body = with_nested({"name": full_case["name"], **fields}, depth)
+
+    response = await send_quietly(client, "PUT", f"{API}/{full_case['id']}", body)
+
+    assert_too_deep(response)
+    assert await read_case(full_case["id"]) == full_case

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -281,3 +282,22 @@ async def test_add_with_a_suite_id_that_is_not_a_valid_id_is_rejected(
     )
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("field", ["test_case_id", "position"])
+async def test_add_with_json_nested_past_the_limit_is_refused_and_links_nothing(
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    create_case: Factory,
+    suite_members: SuiteMembers,
+    field: str,
+    depth: int,
+) -> None:
+    suite, case = await create_suite(), await create_case()
+    body = with_nested({"test_case_id": case["id"], field: "NESTED"}, depth)
+
+    response = await send_quietly(client, "POST", f"/api/v1/suites/{suite['id']}/cases", body)
+
+    assert_too_deep(response)
+    assert await suite_members(suite["id"]) == []

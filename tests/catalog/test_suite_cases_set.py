@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -213,3 +214,20 @@ async def test_put_with_a_body_that_is_not_json_is_rejected(
     )
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+async def test_put_with_json_nested_past_the_limit_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient,
+    suite_with_cases: SuiteWithCases,
+    suite_members: SuiteMembers,
+    depth: int,
+) -> None:
+    suite, cases = await suite_with_cases(2)
+    before = await suite_members(suite["id"])
+    body = with_nested({"test_case_ids": [cases[1]["id"], "NESTED"]}, depth)
+
+    response = await send_quietly(client, "PUT", f"/api/v1/suites/{suite['id']}/cases", body)
+
+    assert_too_deep(response)
+    assert await suite_members(suite["id"]) == before

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -254,3 +255,17 @@ async def test_create_with_a_body_that_is_not_a_json_object_is_rejected(
     )
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("field", ["description", "parent_id", "color"])
+async def test_create_with_json_nested_past_the_limit_is_refused_and_creates_nothing(
+    client: httpx.AsyncClient, unique: Callable[[str], str], field: str, depth: int
+) -> None:
+    name = unique("deep-suite")
+    body = with_nested({"name": name, field: "NESTED"}, depth)
+
+    response = await send_quietly(client, "POST", "/api/v1/suites", body)
+
+    assert_too_deep(response)
+    assert await _suites_named(client, name) == []

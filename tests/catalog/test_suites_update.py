@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -361,3 +362,22 @@ async def test_patch_with_an_id_that_is_not_a_valid_id_is_rejected(
     response = await client.patch(f"/api/v1/suites/{suite_id}", json={"description": "x"})
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("field", ["name", "description", "parent_id"])
+async def test_patch_with_json_nested_past_the_limit_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient,
+    create_suite: Factory,
+    read_suite: ReadSuite,
+    field: str,
+    depth: int,
+) -> None:
+    suite = await create_suite()
+
+    response = await send_quietly(
+        client, "PATCH", f"/api/v1/suites/{suite['id']}", with_nested({field: "NESTED"}, depth)
+    )
+
+    assert_too_deep(response)
+    assert await read_suite(suite["id"]) == suite

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -141,3 +142,17 @@ async def test_create_with_a_body_that_is_not_a_json_object_is_rejected(
     )
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+async def test_create_with_json_nested_past_the_limit_is_refused_and_creates_nothing(
+    client: httpx.AsyncClient, unique: Callable[[str], str], depth: int
+) -> None:
+    name = unique("deep-tag")
+
+    response = await send_quietly(
+        client, "POST", "/api/v1/tags", with_nested({"name": name, "note": "NESTED"}, depth)
+    )
+
+    assert_too_deep(response)
+    assert await _tags_named(client, name) == []

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 
 from testops_kit.testing import assert_problem
 
@@ -165,3 +166,17 @@ async def test_rename_with_an_id_that_is_not_a_valid_id_is_rejected(
     response = await client.patch(f"/api/v1/tags/{tag_id}", json={"name": "whatever"})
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+async def test_rename_with_json_nested_past_the_limit_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, create_tag: Factory, read_tag: ReadTag, depth: int
+) -> None:
+    tag = await create_tag()
+
+    response = await send_quietly(
+        client, "PATCH", f"/api/v1/tags/{tag['id']}", with_nested({"name": "NESTED"}, depth)
+    )
+
+    assert_too_deep(response)
+    assert await read_tag(tag["id"]) == tag

@@ -33,6 +33,7 @@ from testops_kit.errors import (
     install_error_handlers,
     problem_responses,
 )
+from testops_kit.json_bodies import JsonBodyLimits
 from testops_kit.logging import get_logger
 from testops_kit.migrations import upgrade
 from testops_kit.requests import RequestContextMiddleware
@@ -119,6 +120,7 @@ def create_service_app(
     )
     app.state.readiness_checks = {}
     app.add_middleware(HeadAsGet)  # innermost: the access log says HEAD
+    app.add_middleware(JsonBodyLimits)  # before any route parses a JSON body
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
