@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.deep_bodies import DEPTHS, assert_too_deep, send_quietly, with_nested
 from tests.executor.conftest import StartExecutor
 from tests.executor.executor_api import API, JSON, execution_body, wait_finished
 from tests.executor.repositories import Repos
@@ -239,6 +240,11 @@ async def test_a_suite_name_that_is_an_option_or_leaves_the_checkout_is_rejected
         pytest.param({"k": ["login", "-p"]}, id="list-value-is-an-option"),
         pytest.param({"k": {"nested": 1}}, id="object-value"),
         pytest.param({"k": None}, id="null-value"),
+        pytest.param({"k": [["login"]]}, id="nested-list-value"),
+        pytest.param({"k": "x" * 1025}, id="1025-character-value"),
+        pytest.param({"deselect": [f"tests/test_{n}.py" for n in range(101)]}, id="101-values"),
+        pytest.param({"maxfail": 2**63}, id="integer-beyond-64-bits"),
+        pytest.param({"k": "login\u0000"}, id="nul-in-value"),
     ],
 )
 async def test_params_that_are_not_plain_pytest_options_are_rejected(
@@ -257,6 +263,8 @@ async def test_params_that_are_not_plain_pytest_options_are_rejected(
         pytest.param({"timeout_s": 0}, id="zero-timeout"),
         pytest.param({"timeout_s": 10**9}, id="timeout-above-the-maximum"),
         pytest.param({"run_name": ""}, id="empty-run-name"),
+        pytest.param({"run_name": "nul\u0000name"}, id="nul-in-run-name"),
+        pytest.param({"timeout_s": 2**31}, id="timeout-beyond-int32"),
     ],
 )
 async def test_a_body_with_unknown_or_out_of_range_fields_is_rejected(
@@ -303,3 +311,29 @@ async def test_params_that_write_outside_the_checkout_are_rejected(
         written = await asyncio.to_thread(remove, target)
         assert not written, f"{params} wrote {target}"
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(("suite", "params", "k"), id="param-value"),
+        pytest.param(("suite", "params", "deselect"), id="param-list"),
+        pytest.param(("suite", "name"), id="suite-name"),
+        pytest.param(("repo_url",), id="repo-url"),
+        pytest.param(("run_name",), id="run-name"),
+    ],
+)
+async def test_json_nested_past_the_limit_in_any_field_is_refused_and_queues_nothing(
+    client: httpx.AsyncClient, repos: Repos, where: tuple[str, ...], depth: int
+) -> None:
+    body = execution_body(repos.passing, params={"k": "login"})
+    parent = body
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = "NESTED"
+
+    response = await send_quietly(client, "POST", f"{API}/executions", with_nested(body, depth))
+
+    assert_too_deep(response)
+    await assert_queue_empty(client)

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 from testops_executor.models import Execution
-from testops_executor.pipeline.checks import check_branch, check_params, check_suite_name
-from testops_kit.schemas import Timestamp, reject_nul
+from testops_executor.pipeline.checks import (
+    PARAM_INT_LIMIT,
+    PARAM_LIST_MAX,
+    PARAM_TEXT_MAX,
+    PYTEST_OPTIONS,
+    check_branch,
+    check_param_value,
+    check_params,
+    check_suite_name,
+)
+from testops_kit.schemas import MAX_ID, Timestamp, reject_nul
 
 Status = Literal["pending", "running", "completed", "failed", "cancelled"]
 Phase = Literal["cloning", "syncing", "testing", "uploading"]
@@ -25,14 +42,41 @@ FailureReason = Literal[
 ]
 
 
+_PARAM_SCALAR_SCHEMA: list[dict[str, Any]] = [
+    {"type": "string", "maxLength": PARAM_TEXT_MAX},
+    {"type": "integer", "minimum": -PARAM_INT_LIMIT, "maximum": PARAM_INT_LIMIT - 1},
+    {"type": "number"},
+    {"type": "boolean"},
+]
+
+ParamValue = Annotated[
+    Any,
+    AfterValidator(check_param_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                *_PARAM_SCALAR_SCHEMA,
+                {
+                    "type": "array",
+                    "items": {"anyOf": _PARAM_SCALAR_SCHEMA},
+                    "maxItems": PARAM_LIST_MAX,
+                },
+            ]
+        }
+    ),
+]
+"""An option's value: text, a number or true/false, or a flat list of them (repeating it)."""
+
+
 class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(check_suite_name)] = (
         Field(description="Test path inside the repository: `tests/`, `tests/test_api.py::test_x`.")
     )
-    params: dict[str, Any] = Field(
+    params: dict[Annotated[str, StringConstraints(max_length=64)], ParamValue] = Field(
         default_factory=dict,
+        max_length=len(PYTEST_OPTIONS),
         description=(
             'pytest options: `{"k": "login"}` → `-k login`, `{"maxfail": 5}` → '
             '`--maxfail=5`, `{"x": true}` → `-x`; a list repeats the option.'
@@ -55,8 +99,14 @@ class ExecutionCreate(BaseModel):
         AfterValidator(lambda v: None if v is None else check_branch(v)),
     ] = None
     suite: Suite
-    run_name: Annotated[str | None, Field(default=None, min_length=1, max_length=255)] = None
-    timeout_s: int | None = Field(default=None, ge=1, description="Overall limit, in seconds.")
+    run_name: Annotated[
+        str | None,
+        Field(default=None, min_length=1, max_length=255),
+        AfterValidator(lambda v: None if v is None else reject_nul(v)),
+    ] = None
+    timeout_s: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Overall limit, in seconds."
+    )
 
 
 class ExecutionSuite(BaseModel):

@@ -3,6 +3,7 @@ pytest options, each checked before anything is queued."""
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 from collections.abc import Sequence
@@ -57,6 +58,13 @@ PYTEST_OPTIONS = frozenset(
 `--basetemp`, `--alluredir`, `-o`, `-c`, `--rootdir`, …) are not among them: they could write
 outside the workspace. `-p` only takes `no:<plugin>`."""
 Scalar = str | int | float | bool
+
+PARAM_TEXT_MAX = 1024
+"""The longest text an option's value may be."""
+PARAM_LIST_MAX = 100
+"""The most values one option may repeat."""
+PARAM_INT_LIMIT = 2**63
+"""Integers stay within 64 bits (-2**63 ≤ n < 2**63)."""
 
 
 CLONABLE_SCHEMES = ("https", "http", "file")
@@ -139,19 +147,46 @@ def check_suite_name(name: str) -> str:
     return name
 
 
+def _is_param_scalar(item: object) -> bool:
+    if isinstance(item, bool):
+        return True
+    if isinstance(item, int):
+        return -PARAM_INT_LIMIT <= item < PARAM_INT_LIMIT
+    if isinstance(item, float):
+        return math.isfinite(item)
+    if isinstance(item, str):
+        return len(item) <= PARAM_TEXT_MAX and "\x00" not in item
+    return False
+
+
+def check_param_value(value: Any) -> Any:
+    """A value an option may take: text (at most ``PARAM_TEXT_MAX`` characters, no NUL), an
+    integer within 64 bits, a finite number, true/false — or a flat list of at most
+    ``PARAM_LIST_MAX`` of them, which repeats the option."""
+    values = value if isinstance(value, list) else [value]
+    if len(values) > PARAM_LIST_MAX or not all(_is_param_scalar(item) for item in values):
+        raise ValueError(
+            f"takes text (at most {PARAM_TEXT_MAX} characters), a number, true/false or a list "
+            f"of at most {PARAM_LIST_MAX} of them"
+        )
+    return value
+
+
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Keys that can only be option names; values that are scalars or lists of scalars."""
+    """Keys that can only be option names; values as :func:`check_param_value` takes them."""
     for key, value in params.items():
         if not PARAM_KEY.match(key):
             raise ValueError(f"{key!r} is not an option name (letters, digits, - and _)")
         if key not in PYTEST_OPTIONS:
             raise ValueError(f"{key!r} is not among the pytest options that may be passed")
+        try:
+            check_param_value(value)
+        except ValueError as exc:
+            raise ValueError(f"{key!r} {exc}") from None
         values = value if isinstance(value, list) else [value]
         if key == "p" and not all(isinstance(v, str) and v.startswith("no:") for v in values):
             raise ValueError("'p' may only turn plugins off (`no:<plugin>`)")
         for item in values:
-            if not isinstance(item, Scalar) or (isinstance(item, str) and "\x00" in item):
-                raise ValueError(f"{key!r} takes text, numbers, true/false or a list of them")
             if len(key) == 1 and isinstance(item, str) and item.startswith("-"):
                 # `-k -x` would hand pytest another option.
                 raise ValueError(f"the value of {key!r} must not start with '-'")
