@@ -225,6 +225,47 @@ async def test_a_client_that_leaves_before_its_body_is_complete_is_left_to_the_a
     assert sent == []
 
 
+async def test_a_client_leaving_mid_json_body_is_a_499_logged_once_at_info(
+    build_app: Callable[..., FastAPI],
+) -> None:
+    READ.clear()
+    arriving: list[Message] = [
+        {"type": "http.request", "body": b'{"name": "Log', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return arriving.pop(0) if arriving else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/echo",
+        "raw_path": b"/api/v1/echo",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as events:
+        await build_app(router)(scope, receive, send)
+
+    assert [(e["event"], e["log_level"]) for e in events] == [
+        ("client_disconnected", "info"),
+        ("request", "info"),
+    ]
+    assert events[1]["status"] == 499
+    assert READ == []
+
+
 @pytest.mark.parametrize(
     ("content_type", "is_json"),
     [
