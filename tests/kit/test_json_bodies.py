@@ -266,6 +266,19 @@ async def test_a_client_leaving_mid_json_body_is_a_499_logged_once_at_info(
     assert READ == []
 
 
+def test_every_operation_that_takes_a_json_body_declares_the_413(
+    build_app: Callable[..., FastAPI],
+) -> None:
+    document = build_app(router).openapi()
+
+    responses = document["paths"]["/api/v1/echo"]["post"]["responses"]
+    content = responses["413"]["content"]["application/problem+json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "payload_too_large" in responses["413"]["description"]
+    assert list(responses) == sorted(responses)
+    assert "413" not in document["paths"]["/healthz"]["get"]["responses"]
+
+
 @pytest.mark.parametrize(
     ("content_type", "is_json"),
     [

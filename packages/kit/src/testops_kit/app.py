@@ -33,7 +33,7 @@ from testops_kit.errors import (
     install_error_handlers,
     problem_responses,
 )
-from testops_kit.json_bodies import JsonBodyLimits
+from testops_kit.json_bodies import JsonBodyLimits, declare_json_body_limits
 from testops_kit.logging import get_logger
 from testops_kit.migrations import upgrade
 from testops_kit.requests import RequestContextMiddleware
@@ -145,6 +145,7 @@ def create_service_app(
                 tags=app.openapi_tags,
                 routes=app.routes,
             )
+            declare_json_body_limits(schema)
             _problem_validation_errors(schema)
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema(

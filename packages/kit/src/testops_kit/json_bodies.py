@@ -21,15 +21,17 @@ goes on to the app as it came::
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from itertools import accumulate
+from typing import Any
 
 import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from testops_kit.errors import ErrorItem, problem_response
+from testops_kit.errors import ErrorItem, problem_response, problem_responses
 
 MAX_JSON_BODY_BYTES = 4 * 1024 * 1024
 """The largest JSON request body a service reads (4 MiB)."""
@@ -63,6 +65,21 @@ def is_json_media_type(content_type: str) -> bool:
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+def declare_json_body_limits(document: dict[str, Any]) -> None:
+    """Add the 413 :class:`JsonBodyLimits` answers to every operation of an OpenAPI
+    ``document`` that takes a JSON body (the 422s it answers are declared already)."""
+    description = (
+        f"Payload too large: a JSON body over {MAX_JSON_BODY_BYTES:,} bytes (`payload_too_large`)"
+    )
+    too_large = problem_responses(413, descriptions={413: description})[413]
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            if any(is_json_media_type(media_type) for media_type in content):
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("413", copy.deepcopy(too_large))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -134,7 +151,7 @@ class JsonBodyLimits:
             status=413,
             code="payload_too_large",
             title="Payload too large",
-            detail=f"A JSON request body may hold at most {self.max_bytes} bytes.",
+            detail=f"A JSON request body may hold at most {self.max_bytes:,} bytes.",
         )
 
     def _refusal(self, body: bytes) -> Response | None:
