@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from tests.results.allure_data import ExpectedRun, history_id, read_json, result_files
 from tests.results.results_api import API, JSON
 
@@ -230,3 +232,19 @@ async def test_list_with_a_limit_out_of_range_is_rejected(
     response = await client.get(f"{API}/runs/{uploaded_run['id']}/results", params={"limit": limit})
 
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("label", ["suite:test_checkout", "suite:", "", "suite", ":x"])
+async def test_a_label_filter_is_taken_exactly_when_it_matches_the_documented_pattern(
+    client: httpx.AsyncClient, results_app: FastAPI, uploaded_run: JSON, label: str
+) -> None:
+    operation = results_app.openapi()["paths"]["/api/v1/runs/{run_id}/results"]["get"]
+    [parameter] = [p for p in operation["parameters"] if p["name"] == "label"]
+    pattern = parameter["schema"]["items"]["pattern"]
+
+    response = await client.get(f"{API}/runs/{uploaded_run['id']}/results", params={"label": label})
+
+    if re.search(pattern, label):
+        assert response.status_code == 200, response.text
+    else:
+        assert_problem(response, 422, "validation_error")

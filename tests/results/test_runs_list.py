@@ -159,6 +159,18 @@ async def test_list_filters_by_created_after_and_created_before(
     assert inside == [middle["id"]]
 
 
+async def test_list_with_a_time_beyond_what_utc_can_hold_takes_it_as_a_bound(
+    client: httpx.AsyncClient, make_run: MakeRun, branch: str
+) -> None:
+    run = await make_run()
+
+    after_everything = await ids(client, branch=branch, created_after="9999-12-31T23:59:59-05:00")
+    before_everything = await ids(client, branch=branch, created_before="0001-01-01T00:00:00+05:00")
+    after_nothing = await ids(client, branch=branch, created_after="0001-01-01T00:00:00+05:00")
+
+    assert (after_everything, before_everything, after_nothing) == ([], [], [run["id"]])
+
+
 async def test_list_combines_filters(
     client: httpx.AsyncClient, make_run: MakeRun, branch: str
 ) -> None:
@@ -190,8 +202,20 @@ async def test_list_leaves_out_deleted_runs_unless_asked(
 
 @pytest.mark.parametrize(
     "params",
-    [{"status": "green"}, {"deleted": "sometimes"}, {"created_after": "yesterday"}],
-    ids=["status", "deleted", "created_after"],
+    [
+        {"status": "green"},
+        {"deleted": "sometimes"},
+        {"created_after": "yesterday"},
+        {"created_before": "0.5"},
+        {"created_after": "2026-01-31"},
+    ],
+    ids=[
+        "status",
+        "deleted",
+        "created_after",
+        "created_before-seconds",
+        "created_after-date-only",
+    ],
 )
 async def test_list_with_a_filter_value_it_cannot_read_is_rejected(
     client: httpx.AsyncClient, params: dict[str, str]

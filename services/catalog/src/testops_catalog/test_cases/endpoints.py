@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from testops_catalog.test_cases import service
 from testops_catalog.test_cases.repository import DeletedFilter, Sort
@@ -15,17 +14,9 @@ from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.etag import IfMatch, etag_for
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from testops_kit.schemas import MAX_ID, NO_NUL_PATTERN, IdPath, reject_nul
+from testops_kit.schemas import MAX_ID, NO_NUL_PATTERN, IdPath, TimestampQuery, reject_nul
 
 router = APIRouter(prefix="/test-cases", tags=["test-cases"])
-
-
-def _in_utc(value: datetime) -> datetime:
-    """Naive means UTC; an instant that UTC cannot represent (year 9999 at -05:00) is a 422."""
-    try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is outside the range of representable UTC timestamps") from None
 
 
 def _with_etag(case: TestCaseOut, response: Response) -> TestCaseOut:
@@ -61,7 +52,13 @@ async def list_test_cases(
         ),
     ] = None,
     tag: Annotated[
-        list[Annotated[str, AfterValidator(reject_nul)]],
+        list[
+            Annotated[
+                str,
+                AfterValidator(reject_nul),
+                Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+            ]
+        ],
         Query(description="Tag name; repeat to require all of them."),
     ] = [],  # noqa: B006 - FastAPI copies the default per request
     suite_id: Annotated[
@@ -71,7 +68,7 @@ async def list_test_cases(
         DeletedFilter, Query(description="Soft-deleted cases: `exclude`, `only` or `include`.")
     ] = "exclude",
     updated_since: Annotated[
-        Annotated[datetime, AfterValidator(_in_utc)] | None,
+        TimestampQuery | None,
         Query(description="Only cases updated at or after this time (naive means UTC)."),
     ] = None,
     sort: Annotated[Sort, Query(description="`id`, `-id`, `name` or `-updated_at`.")] = "id",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from testops_kit.database import SessionDep
 from testops_kit.errors import NotFound, problem_responses
@@ -49,6 +49,10 @@ def _label_filter(value: str) -> str:
     return value
 
 
+# What _label_filter takes, for the document (the validator gives the plainer message).
+_LABEL_PATTERN = r"^[^:\x00]+:[^\x00]*$"
+
+
 def _item(result: TestResult) -> dict[str, Any]:
     return {
         "id": result.id,
@@ -81,7 +85,13 @@ async def list_run_results(
         ),
     ] = None,
     label: Annotated[
-        list[Annotated[str, AfterValidator(_label_filter)]],
+        list[
+            Annotated[
+                str,
+                AfterValidator(_label_filter),
+                Field(json_schema_extra={"pattern": _LABEL_PATTERN}),
+            ]
+        ],
         Query(description="`name:value`; repeat to require all of them."),
     ] = [],  # noqa: B006
     include_retries: Annotated[bool, Query(description="Also list the retried attempts.")] = False,

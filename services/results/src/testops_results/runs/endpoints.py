@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from testops_kit.database import SessionDep, utcnow
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from testops_kit.schemas import NO_NUL_PATTERN, IdPath
+from testops_kit.schemas import NO_NUL_PATTERN, IdPath, TimestampQuery
 from testops_results.allure import Status
 from testops_results.models import Run
 from testops_results.reports import repository as reports
@@ -135,10 +134,12 @@ async def list_runs(
         str | None, Query(max_length=255, pattern=NO_NUL_PATTERN, description="Exact branch.")
     ] = None,
     created_after: Annotated[
-        datetime | None, Query(description="Only runs created at or after this time.")
+        TimestampQuery | None,
+        Query(description="Only runs created at or after this time (naive means UTC)."),
     ] = None,
     created_before: Annotated[
-        datetime | None, Query(description="Only runs created before this time.")
+        TimestampQuery | None,
+        Query(description="Only runs created before this time (naive means UTC)."),
     ] = None,
     deleted: Annotated[
         DeletedFilter, Query(description="Soft-deleted runs: `exclude`, `only` or `include`.")

@@ -124,6 +124,7 @@ UPLOAD_BODY: dict[str, Any] = {
                         "run_name": {"type": "string", "minLength": 1, "maxLength": 255},
                         "files": {
                             "type": "array",
+                            "minItems": 1,
                             "items": {"type": "string", "format": "binary"},
                             "description": (
                                 "allure-results files (`*-result.json`, `*-container.json`, "
