@@ -125,7 +125,30 @@ def embedded_plan(args: argparse.Namespace) -> Plan:
             child_env["TESTOPS_EXECUTOR_PORT"] = str(first_executor_port + index)
         processes.append((name, child_env))
     processes.append(("gateway", gateway_env))
+    data_dir = Path(env.get("TESTOPS_GATEWAY_DATA_DIR", ".testops")).resolve()
+    _use_keys(processes, data_dir / "keys")
     return Plan(processes=processes, gateway_url=_gateway_url(gateway_env))
+
+
+def _use_keys(processes: list[tuple[str, dict[str, str]]], folder: Path) -> None:
+    """Make the key pair the gateway signs principals with (once; kept in ``folder``) and give
+    each process its half, unless its environment names one already."""
+    from testops_kit.principal import ensure_key_pair
+
+    private, public = folder / "principal.pem", folder / "principal.pub"
+    if ensure_key_pair(private, public):
+        _say(f"made the key pair the gateway signs requests with, in {folder}")
+    for name, env in processes:
+        prefix = (
+            "TESTOPS_GATEWAY_" if name == "gateway" else f"TESTOPS_{name.split('-')[0].upper()}_"
+        )
+        setting, path = (
+            ("PRINCIPAL_PRIVATE_KEY", private)
+            if name == "gateway"
+            else ("PRINCIPAL_PUBLIC_KEY", public)
+        )
+        if not env.get(prefix + setting) and not env.get(prefix + setting + "_FILE"):
+            env[prefix + setting + "_FILE"] = str(path)
 
 
 def production_plan(args: argparse.Namespace) -> Plan:
@@ -194,6 +217,7 @@ def production_plan(args: argparse.Namespace) -> Plan:
         processes.append((name, {**envs["executor"], "TESTOPS_EXECUTOR_PORT": port}))
     gateway_env = {**envs["gateway"], "TESTOPS_GATEWAY_PORT": str(ports["gateway"])}
     processes.append(("gateway", gateway_env))
+    _use_keys(processes, data_dir / "keys")
     _say(
         f"{args.executors} executor processes on one queue; databases {args.database_prefix}* on "
         f"{_server_name(args.postgres)}; state in {data_dir}"

@@ -16,7 +16,12 @@ import pytest
 from testops_gateway.auth import new_token, token_line
 from testops_gateway.main import create_app
 from testops_gateway.settings import GatewaySettings
-from testops_kit.testing import ServiceProcess, app_client, service_process
+from testops_kit.testing import (
+    ServiceProcess,
+    app_client,
+    gateway_principal_settings,
+    service_process,
+)
 
 TOKEN_SCOPES = {
     "reader": ["read"],
@@ -98,6 +103,7 @@ def start_gateway(upstreams: Upstreams, tokens: dict[str, str]) -> StartGateway:
             **upstreams.urls(),
             "tokens": ";".join(lines),
             "rate_limit_per_s": 0,
+            **gateway_principal_settings(),
             **overrides,
         }
         async with app_client(create_app(GatewaySettings(**values))) as client:

@@ -14,7 +14,7 @@ from tests.gateway.conftest import StartGateway, bearer
 from testops_gateway.auth import new_token, token_line
 from testops_gateway.main import StartupRefused, create_app
 from testops_gateway.settings import GatewaySettings
-from testops_kit.testing import assert_problem
+from testops_kit.testing import assert_problem, gateway_principal_settings
 
 API = "/api/v1"
 CHALLENGE = 'Bearer realm="testops"'
@@ -37,7 +37,9 @@ async def assert_execution_refused_by_the_executor(response: httpx.Response) -> 
 
 def refused_settings(**values: Any) -> GatewaySettings:
     """Settings with no token from anywhere but ``values``."""
-    return GatewaySettings(**{"tokens": None, "tokens_file": None, **values})
+    return GatewaySettings(
+        **{"tokens": None, "tokens_file": None, **gateway_principal_settings(), **values}
+    )
 
 
 # --- without a usable token ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from tests.gateway.conftest import TOKEN_SCOPES, StartGateway, Upstreams
 from testops_gateway.auth import token_line
 from testops_gateway.main import create_app
 from testops_gateway.settings import GatewaySettings
-from testops_kit.testing import free_port, wait_for
+from testops_kit.testing import free_port, gateway_principal_settings, wait_for
 
 PACKAGE = "test_ops_api_client"
 
@@ -65,7 +65,11 @@ async def test_a_python_client_generated_from_the_document_lists_test_cases(
     port = free_port()
     lines = [token_line(name, TOKEN_SCOPES[name], token) for name, token in tokens.items()]
     settings = GatewaySettings(
-        **upstreams.urls(), tokens=";".join(lines), rate_limit_per_s=0, port=port
+        **upstreams.urls(),
+        tokens=";".join(lines),
+        rate_limit_per_s=0,
+        port=port,
+        **gateway_principal_settings(),
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)

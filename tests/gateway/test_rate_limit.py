@@ -17,7 +17,7 @@ import testops_gateway.access
 from testops_gateway.access import RateLimiter
 from testops_gateway.main import create_app
 from testops_gateway.settings import GatewaySettings
-from testops_kit.testing import assert_problem
+from testops_kit.testing import assert_problem, gateway_principal_settings
 
 API = "/api/v1"
 PER_S = 1
@@ -123,6 +123,7 @@ async def test_with_auth_disabled_the_limit_is_per_client_address(
         "tokens": None,
         "rate_limit_per_s": PER_S,
         "rate_limit_burst": BURST,
+        **gateway_principal_settings(),
     }
     settings = GatewaySettings(**values)
 

@@ -1,12 +1,15 @@
 """``testops-gateway [serve]`` starts the gateway; ``testops-gateway create-token`` makes a
-token and prints the line that configures it."""
+token and prints the line that configures it; ``testops-gateway keygen FOLDER`` makes the key
+pairs the processes sign and check requests with."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from testops_gateway.auth import NAME, SCOPES, new_token, parse_scopes, token_line
+from testops_kit.principal import ensure_key_pair
 
 
 def _create_token(name: str, scopes: str) -> int:
@@ -28,6 +31,20 @@ def _create_token(name: str, scopes: str) -> int:
     return 0
 
 
+KEY_PAIRS = {
+    "principal": "the gateway signs (principal.pem); catalog, results and executor check (.pub)",
+    "executor": "the executor signs its uploads (executor.pem); results checks (.pub)",
+}
+
+
+def _keygen(folder: Path) -> int:
+    for name, use in KEY_PAIRS.items():
+        private, public = folder / f"{name}.pem", folder / f"{name}.pub"
+        made = ensure_key_pair(private, public)
+        sys.stdout.write(f"{'made' if made else 'kept'} {private} and {public}: {use}\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="testops-gateway",
@@ -43,7 +60,13 @@ def main(argv: list[str] | None = None) -> None:
         default="read",
         help=f"comma list of {', '.join(SCOPES)} (default: read)",
     )
+    keygen = commands.add_parser(
+        "keygen", help="make the Ed25519 key pairs in FOLDER (an existing pair is kept)"
+    )
+    keygen.add_argument("folder", type=Path, help="where to write them, e.g. .testops/keys")
     args = parser.parse_args(argv)
+    if args.command == "keygen":
+        raise SystemExit(_keygen(args.folder))
     if args.command == "create-token":
         if not NAME.fullmatch(args.name):
             parser.error(

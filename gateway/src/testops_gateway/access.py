@@ -13,11 +13,21 @@ from dataclasses import dataclass
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from testops_gateway.auth import TokenStore, required_scope
+from testops_gateway.auth import Token, TokenStore, required_scope
 from testops_gateway.proxy import Proxy, upstream_of
 from testops_kit.errors import problem_response
+from testops_kit.principal import Principal
+from testops_kit.projects import DEFAULT_PROJECT
 
 _IDLE_BUCKETS_KEPT = 10_000
+LOCAL_ADMIN = Principal(
+    subject="local-admin",
+    name="local-admin",
+    project=DEFAULT_PROJECT,
+    role="admin",
+    scopes=frozenset({"admin"}),
+)
+"""Who an anonymous caller is while auth is disabled (loopback only)."""
 
 
 @dataclass(slots=True)
@@ -89,12 +99,21 @@ class AccessControl:
         if self.auth_disabled:
             client = scope.get("client")
             caller = f"address:{client[0] if client else 'unknown'}"
+            principal = LOCAL_ADMIN
         else:
-            token_name = await self._authorize(scope, receive, send)
-            if token_name is None:
+            token = await self._authorize(scope, receive, send)
+            if token is None:
                 return
-            caller = f"token:{token_name}"
-            structlog.contextvars.bind_contextvars(caller=token_name)
+            caller = f"token:{token.name}"
+            principal = Principal(
+                subject=caller,
+                name=token.name,
+                project=DEFAULT_PROJECT,
+                role="admin",
+                scopes=token.scopes,
+            )
+            structlog.contextvars.bind_contextvars(caller=token.name)
+        scope.setdefault("state", {})["principal"] = principal
         wait_s = self.limiter.wait_s(caller)
         if wait_s > 0:
             self.proxy.metrics.refused.labels("rate_limited").inc()
@@ -109,8 +128,8 @@ class AccessControl:
             return
         await self.proxy(scope, receive, send, upstream)
 
-    async def _authorize(self, scope: Scope, receive: Receive, send: Send) -> str | None:
-        """The token's name when it may make this request; otherwise the 401/403 is sent."""
+    async def _authorize(self, scope: Scope, receive: Receive, send: Send) -> Token | None:
+        """The token when it may make this request; otherwise the 401/403 is sent."""
         presented = _bearer(scope)
         token = self.tokens.find(presented) if presented else None
         if token is None:
@@ -142,7 +161,7 @@ class AccessControl:
                 },
             )(scope, receive, send)
             return None
-        return token.name
+        return token
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -23,6 +23,16 @@ from testops_gateway.proxy import Proxy, Upstream
 from testops_gateway.settings import UPSTREAMS, GatewaySettings, is_loopback
 from testops_kit.errors import install_error_handlers
 from testops_kit.logging import get_logger
+from testops_kit.principal import (
+    GATEWAY_ISSUER,
+    MissingKey,
+    Principal,
+    PrincipalSigner,
+    load_private_key,
+    read_key,
+)
+from testops_kit.principal import HEADER as PRINCIPAL_HEADER
+from testops_kit.projects import DEFAULT_PROJECT
 from testops_kit.requests import RequestContextMiddleware
 from testops_kit.routing import HeadAsGet
 
@@ -66,15 +76,43 @@ def load_token_store(settings: GatewaySettings) -> TokenStore:
     return store
 
 
+def load_signer(settings: GatewaySettings) -> PrincipalSigner:
+    """What the gateway signs principals with; refuses to start without a usable key."""
+    secret = settings.principal_private_key
+    try:
+        pem = read_key(
+            secret.get_secret_value() if secret else None,
+            settings.resolved_principal_private_key_file,
+            setting="TESTOPS_GATEWAY_PRINCIPAL_PRIVATE_KEY",
+        )
+        key = load_private_key(pem)
+    except MissingKey as exc:
+        raise StartupRefused(str(exc)) from None
+    except ValueError as exc:
+        raise StartupRefused(
+            f"TESTOPS_GATEWAY_PRINCIPAL_PRIVATE_KEY is not an Ed25519 private key: {exc}"
+        ) from None
+    return PrincipalSigner(key, issuer=GATEWAY_ISSUER)
+
+
+GATEWAY_ITSELF = Principal(
+    subject="gateway", name="gateway", project=DEFAULT_PROJECT, role="admin", scopes=frozenset()
+)
+"""Who the gateway's own requests (the services' OpenAPI documents) come from."""
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     tokens = load_token_store(settings)
+    signer = load_signer(settings)
     metrics = Metrics()
     upstreams: dict[str, Upstream] = {}
 
     async def fetch_openapi(name: str) -> dict[str, Any] | None:
         try:
             response = await upstreams[name].client.get(
-                f"{API_PREFIX}/openapi.json", timeout=settings.readiness_timeout_s
+                f"{API_PREFIX}/openapi.json",
+                timeout=settings.readiness_timeout_s,
+                headers={PRINCIPAL_HEADER: signer.sign(GATEWAY_ITSELF, audience=name)},
             )
         except httpx.HTTPError:
             return None
@@ -102,7 +140,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if document.missing:
             metrics.use_templates((await document.get())["paths"])
 
-    proxy = Proxy(upstreams, metrics, learn_routes=learn_routes)
+    proxy = Proxy(upstreams, metrics, signer=signer, learn_routes=learn_routes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

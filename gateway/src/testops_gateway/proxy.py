@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
@@ -20,6 +21,8 @@ from testops_gateway.settings import GatewaySettings
 from testops_gateway.transport import AiohttpTransport
 from testops_kit.errors import problem_response
 from testops_kit.logging import get_logger
+from testops_kit.principal import HEADER as PRINCIPAL_HEADER
+from testops_kit.principal import Principal, PrincipalSigner
 from testops_kit.requests import CLIENT_CLOSED_REQUEST, REQUEST_ID_HEADER
 
 API_PREFIX = "/api/v1/"
@@ -59,6 +62,7 @@ _NOT_FORWARDED = _HOP_BY_HOP | {
     b"x-forwarded-proto",
     b"x-forwarded-host",
     b"x-request-id",
+    PRINCIPAL_HEADER.lower().encode(),  # only the gateway's own may reach a service
 }
 _NOT_RETURNED = _HOP_BY_HOP | {b"set-cookie", b"date", b"server"}  # uvicorn sets its own
 
@@ -119,11 +123,14 @@ class Proxy:
         upstreams: dict[str, Upstream],
         metrics: Metrics,
         *,
+        signer: PrincipalSigner,
         learn_routes: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """``learn_routes`` is awaited when a path matches no known route template: a service
+        """Each request goes on with the principal in its scope's state, signed by ``signer``.
+        ``learn_routes`` is awaited when a path matches no known route template: a service
         that was down when the templates were read may have come up since."""
         self.upstreams = upstreams
+        self.signer = signer
         self.metrics = metrics
         self.learn_routes = learn_routes
 
@@ -212,9 +219,15 @@ class Proxy:
         host = next((v for k, v in raw if k.lower() == b"host"), None)
         if host:
             headers.append((b"x-forwarded-host", host))
-        request_id = scope.get("state", {}).get("request_id")
+        state = scope.get("state", {})
+        request_id = state.get("request_id")
         if request_id:
             headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+        principal: Principal = state["principal"]
+        if request_id and principal.request_id != request_id:
+            principal = replace(principal, request_id=request_id)
+        signed = self.signer.sign(principal, audience=upstream.name)
+        headers.append((PRINCIPAL_HEADER.lower().encode(), signed.encode()))
 
         # The path as the caller encoded it: decoded, `%3F` or `%2F` would change its meaning.
         path: bytes = scope.get("raw_path") or scope["path"].encode()

@@ -96,6 +96,17 @@ class GatewaySettings(ServiceSettings):
         description="URL clients reach the gateway at, for the OpenAPI `servers` "
         "(e.g. `https://testops.example.com`); empty = relative to the docs page.",
     )
+    principal_private_key: SecretStr | None = Field(
+        default=None,
+        description="The Ed25519 private key (PEM) the gateway signs each forwarded request's "
+        "principal with; the services hold its public half. Default: the file "
+        "`PRINCIPAL_PRIVATE_KEY_FILE`.",
+    )
+    principal_private_key_file: Path | None = Field(
+        default=None,
+        description="A file holding that key, readable by the gateway only. Default: "
+        "`<DATA_DIR>/keys/principal.pem`, which `make run` makes.",
+    )
     readiness_timeout_s: float = Field(
         default=2, gt=0, description="Longest wait for a service's `/readyz`."
     )
@@ -109,6 +120,10 @@ class GatewaySettings(ServiceSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def resolved_principal_private_key_file(self) -> Path:
+        return self.principal_private_key_file or self.data_dir / "keys" / "principal.pem"
 
     def upstream_url(self, name: str) -> str:
         url: str = getattr(self, f"{name}_url")

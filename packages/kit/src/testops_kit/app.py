@@ -36,6 +36,7 @@ from testops_kit.errors import (
 from testops_kit.json_bodies import JsonBodyLimits, declare_json_body_limits
 from testops_kit.logging import get_logger
 from testops_kit.migrations import upgrade
+from testops_kit.principal import IssuerPolicy, PrincipalMiddleware, PrincipalVerifier
 from testops_kit.requests import RequestContextMiddleware
 from testops_kit.routing import HeadAsGet
 from testops_kit.settings import DatabaseSettings
@@ -98,10 +99,14 @@ def create_service_app(
     version: str,
     routers: Sequence[APIRouter],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    principals: PrincipalVerifier | None = None,
+    principal_policies: Mapping[str, IssuerPolicy] | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the kit's middleware, error handlers, health routes and docs.
 
+    Every route but health answers only requests with a principal ``principals`` verifies
+    (``principal_policies``: what principals of issuers other than the gateway may do).
     ``tags`` names the tags of the routers' operations, in the order the docs list them, with
     what each holds; the kit adds its `health` tag.
     """
@@ -119,8 +124,12 @@ def create_service_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.readiness_checks = {}
+    app.state.principal_audience = principals.audience if principals else None
     app.add_middleware(HeadAsGet)  # innermost: the access log says HEAD
     app.add_middleware(JsonBodyLimits)  # before any route parses a JSON body
+    # Before any body is read: a request that did not come through the gateway gets nothing.
+    if principals is not None:
+        app.add_middleware(PrincipalMiddleware, verifier=principals, policies=principal_policies)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)

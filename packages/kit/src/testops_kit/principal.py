@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from testops_kit.errors import problem_response
 from testops_kit.logging import get_logger
+from testops_kit.settings import PrincipalSettings
 
 HEADER = "X-TestOps-Principal"
 GATEWAY_ISSUER = "testops-gateway"
@@ -41,6 +42,11 @@ UNGUARDED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Paths a service answers without a principal: probes and metrics hold nothing of a project."""
 
 log = get_logger(__name__)
+
+
+class MissingKey(Exception):
+    """A key the process cannot start without is not configured; the message says which
+    setting gives it."""
 
 
 class InvalidPrincipal(Exception):
@@ -245,3 +251,40 @@ class PrincipalMiddleware:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+def read_key(pem: str | bytes | None, file: Path, *, setting: str) -> bytes:
+    """A key from its setting (PEM text) or else its file; :class:`MissingKey` names both when
+    neither is there."""
+    if pem:
+        return pem.encode() if isinstance(pem, str) else pem
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise MissingKey(
+            f"no key in {setting} and no file {file} ({setting}_FILE): `make run` makes the "
+            "key pairs in <DATA_DIR>/keys, `testops-gateway keygen <folder>` anywhere"
+        ) from None
+
+
+def gateway_verifier(
+    settings: PrincipalSettings,
+    *,
+    audience: str,
+    others: Mapping[str, Ed25519PublicKey] | None = None,
+) -> PrincipalVerifier:
+    """The verifier of a service: principals the gateway signed for ``audience`` (and those of
+    ``others``, issuer → key)."""
+    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    pem = read_key(
+        settings.principal_public_key,
+        settings.resolved_principal_public_key_file,
+        setting=f"{prefix}PRINCIPAL_PUBLIC_KEY",
+    )
+    try:
+        key = load_public_key(pem)
+    except ValueError as exc:
+        raise MissingKey(
+            f"{prefix}PRINCIPAL_PUBLIC_KEY is not an Ed25519 public key: {exc}"
+        ) from None
+    return PrincipalVerifier({GATEWAY_ISSUER: key, **(others or {})}, audience=audience)

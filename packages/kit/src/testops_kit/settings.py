@@ -106,3 +106,30 @@ class StorageSettings(ServiceSettings):
         if self.storage_url:
             return self.storage_url
         return f"file://{(self.data_dir / 'blobs').resolve()}"
+
+
+class PrincipalSettings(ServiceSettings):
+    """Settings of a service that answers only requests a principal signed by the gateway
+    vouches for (:mod:`testops_kit.principal`)."""
+
+    principal_public_key: str | None = Field(
+        default=None,
+        description="The gateway's Ed25519 public key (PEM) that signed principals are checked "
+        "with. Default: the file `PRINCIPAL_PUBLIC_KEY_FILE`.",
+    )
+    principal_public_key_file: Path | None = Field(
+        default=None,
+        description="A file holding that key. Default: `<DATA_DIR>/keys/principal.pub`, which "
+        "`make run` makes.",
+    )
+
+    @property
+    def resolved_principal_public_key_file(self) -> Path:
+        return self.principal_public_key_file or self.data_dir / "keys" / "principal.pub"
+
+    def principal_public_key_pem(self) -> bytes:
+        """The key, from the setting or its file; :class:`FileNotFoundError` names the file
+        when neither is there."""
+        if self.principal_public_key:
+            return self.principal_public_key.encode()
+        return self.resolved_principal_public_key_file.read_bytes()

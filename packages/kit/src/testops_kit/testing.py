@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,17 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+
+from testops_kit.principal import (
+    GATEWAY_ISSUER,
+    Principal,
+    PrincipalSigner,
+    generate_private_key,
+    load_private_key,
+    public_key_of,
+)
+from testops_kit.principal import HEADER as PRINCIPAL_HEADER
+from testops_kit.projects import DEFAULT_PROJECT
 
 TEST_POSTGRES_ENV = "TESTOPS_TEST_POSTGRES_URL"
 TEST_STORAGES_ENV = "TESTOPS_TEST_STORAGES"
@@ -178,14 +190,64 @@ def database_url_factory(
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
+TEST_PRINCIPAL = Principal(
+    subject="test-admin",
+    name="test-admin",
+    project=DEFAULT_PROJECT,
+    role="admin",
+    scopes=frozenset({"admin"}),
+)
+"""Who tests act as, unless they say otherwise: an instance admin in the default project."""
+
+
+@functools.cache
+def test_signing_key() -> bytes:
+    """The private key that stands for the gateway's in tests (one per test process)."""
+    return generate_private_key()
+
+
+def test_public_key() -> str:
+    """The public half of :func:`test_signing_key`, as the services' setting takes it."""
+    return public_key_of(test_signing_key()).decode()
+
+
+def principal_settings() -> dict[str, str]:
+    """The settings (keyword arguments) that make a service trust the test signing key."""
+    return {"principal_public_key": test_public_key()}
+
+
+def gateway_principal_settings() -> dict[str, str]:
+    """The settings (keyword arguments) that make a gateway sign with the test signing key."""
+    return {"principal_private_key": test_signing_key().decode()}
+
+
+class PrincipalAuth(httpx.Auth):
+    """Signs a fresh principal for ``audience`` into every request, as the gateway does."""
+
+    def __init__(self, audience: str, principal: Principal = TEST_PRINCIPAL) -> None:
+        self.audience = audience
+        self.principal = principal
+        self.signer = PrincipalSigner(load_private_key(test_signing_key()), issuer=GATEWAY_ISSUER)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[PRINCIPAL_HEADER] = self.signer.sign(self.principal, audience=self.audience)
+        yield request
+
+
 @asynccontextmanager
 async def app_client(
-    app: FastAPI, *, base_url: str = "http://testserver"
+    app: FastAPI,
+    *,
+    base_url: str = "http://testserver",
+    principal: Principal | None = TEST_PRINCIPAL,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to ``app`` with its lifespan running."""
+    """An HTTP client talking to ``app`` with its lifespan running, as ``principal`` (signed
+    with :func:`test_signing_key` for a service app; None: as no one)."""
+    audience: str | None = getattr(app.state, "principal_audience", None)
+    auth = PrincipalAuth(audience, principal) if audience and principal else None
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, auth=auth) as client:
             yield client
 
 
@@ -251,6 +313,20 @@ class ServiceProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def client(
+        self, *, principal: Principal | None = TEST_PRINCIPAL, **options: Any
+    ) -> httpx.AsyncClient:
+        """A client of this process that signs ``principal`` into each request, as the gateway
+        would (None: sends none); ``options`` go to :class:`httpx.AsyncClient`."""
+        audience = self.module.removeprefix("testops_")
+        options.setdefault("timeout", 30)
+        return httpx.AsyncClient(
+            base_url=self.url,
+            trust_env=False,
+            auth=PrincipalAuth(audience, principal) if principal else None,
+            **options,
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -319,13 +395,20 @@ async def service_process(
     ready_path: str = "/readyz",
 ) -> AsyncIterator[ServiceProcess]:
     """Run ``python -m <module>`` with ``<prefix><NAME>=value`` for each of ``settings`` (plus
-    ``HOST``, ``PORT`` (``port``, else a free one) and ``DATA_DIR`` = ``folder``), none of the
+    ``HOST``, ``PORT`` (``port``, else a free one), ``DATA_DIR`` = ``folder``, and the test
+    signing key: its public half as ``PRINCIPAL_PUBLIC_KEY``, itself as a gateway's
+    ``PRINCIPAL_PRIVATE_KEY``), none of the
     caller's own ``<prefix>*`` variables, and its output in ``folder/<module>.log``; stopped on
     exit."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(prefix)}
     env.update({f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port)})
     env[f"{prefix}DATA_DIR"] = str(folder)
+    # Services trust the test signing key (:class:`PrincipalAuth`), and a gateway signs with
+    # it, unless told otherwise.
+    env[f"{prefix}PRINCIPAL_PUBLIC_KEY"] = test_public_key()
+    if prefix == "TESTOPS_GATEWAY_":
+        env[f"{prefix}PRINCIPAL_PRIVATE_KEY"] = test_signing_key().decode()
     env.update({f"{prefix}{name.upper()}": value for name, value in settings.items()})
     service = ServiceProcess(module, env, folder / f"{module}.log", port)
     try:
