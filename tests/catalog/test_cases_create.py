@@ -848,3 +848,23 @@ async def test_create_with_json_nested_past_the_limit_in_any_field_is_refused_an
 
     assert_too_deep(response)
     assert await cases_matching(client, name) == []
+
+
+async def test_create_takes_an_integer_written_with_a_zero_fraction_as_that_integer(
+    client: httpx.AsyncClient, create_suite: Factory
+) -> None:
+    suite = await create_suite()
+
+    response = await client.post(
+        API,
+        json={
+            "name": f"fraction-{suite['id']}",
+            "steps": [{"action": "open", "position": 2.0}],
+            "suite_links": [{"suite_id": float(suite["id"]), "position": 1.0}],
+        },
+    )
+
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert [step["position"] for step in case["steps"]] == [2]
+    assert [(link["id"], link["position"]) for link in case["suites"]] == [(suite["id"], 1)]

@@ -50,10 +50,19 @@ means UTC), in UTC once parsed, every valid date-time taken."""
 
 MAX_ID = 2_147_483_647
 
-DbId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+
+def _integral(value: object) -> object:
+    # JSON has one kind of number: 3.0 is the integer 3, as JSON Schema's `integer` says. 3.5,
+    # "3" and true are still refused by the strict check that follows.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+DbId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True), BeforeValidator(_integral)]
 """An integer id as stored (positive, 32-bit)."""
 
-Position = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Position = Annotated[int, Field(ge=1, le=1_000_000, strict=True), BeforeValidator(_integral)]
 """A 1-based place in an ordered list."""
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
