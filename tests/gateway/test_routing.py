@@ -13,6 +13,8 @@ import httpx
 import pytest
 from tests.gateway.conftest import Upstreams, bearer
 
+from testops_gateway.metrics import Metrics
+from testops_gateway.proxy import upstream_of
 from testops_kit.testing import assert_problem, wait_for
 
 API = "/api/v1"
@@ -217,3 +219,34 @@ async def test_an_encoded_path_reaches_the_service_as_it_was_sent(
                 expected.json()["code"],
             ), suffix
             assert through.status_code in (404, 422), through.text
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/api/v1/test-cases", "catalog"),
+        ("/api/v1/projects/SHOP/test-cases/12", "catalog"),
+        ("/api/v1/projects/SHOP/runs", "results"),
+        ("/api/v1/projects/SHOP/executions/current", "executor"),
+        ("/api/v1/projects", None),
+        ("/api/v1/projects/SHOP", None),
+        ("/api/v1/projects/SHOP/members", None),
+        ("/api/v1/projects/SHOP/members/3", None),
+        ("/api/v1/projects//test-cases", None),
+    ],
+)
+def test_a_scoped_path_goes_to_the_service_of_its_segment_after_the_project(
+    path: str, service: str | None
+) -> None:
+    assert upstream_of(path) == service
+
+
+def test_both_forms_of_a_path_are_counted_under_one_route() -> None:
+    metrics = Metrics()
+    metrics.use_templates(["/api/v1/test-cases/{test_case_id}"])
+
+    assert metrics.route_of("/api/v1/test-cases/12") == "/api/v1/test-cases/{test_case_id}"
+    assert (
+        metrics.route_of("/api/v1/projects/SHOP/test-cases/12")
+        == "/api/v1/test-cases/{test_case_id}"
+    )

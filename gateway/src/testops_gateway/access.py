@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from testops_gateway.auth import Token, TokenStore, required_scope
-from testops_gateway.proxy import Proxy, upstream_of
+from testops_gateway.proxy import Proxy, project_of, upstream_of
 from testops_kit.errors import problem_response
 from testops_kit.principal import Principal
 from testops_kit.projects import DEFAULT_PROJECT
@@ -113,6 +113,9 @@ class AccessControl:
                 scopes=token.scopes,
             )
             structlog.contextvars.bind_contextvars(caller=token.name)
+        named = project_of(scope["path"])
+        if named is not None and named != principal.project:
+            principal = replace(principal, project=named)
         scope.setdefault("state", {})["principal"] = principal
         wait_s = self.limiter.wait_s(caller)
         if wait_s > 0:

@@ -15,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED = "unmatched"
 """The route label of a path no known route template matches."""
+_SCOPED_TEMPLATE = re.compile(r"^/api/v1/projects/\{[^/}]+\}/")
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -63,11 +64,15 @@ class Metrics:
         """Match request paths against these OpenAPI path templates from now on."""
         templates = []
         for path in paths:
-            pattern = "/".join(
-                "[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
-                for part in path.split("/")
-            )
-            templates.append((re.compile(f"^{pattern}$"), path))
+            # A service route answers in both forms (unscoped and under /projects/{key}/): each
+            # is counted under the document's template.
+            unscoped = _SCOPED_TEMPLATE.sub("/api/v1/", path, count=1)
+            for form in (unscoped, "/api/v1/projects/{project_key}/" + unscoped[len("/api/v1/") :]):
+                pattern = "/".join(
+                    "[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
+                    for part in form.split("/")
+                )
+                templates.append((re.compile(f"^{pattern}$"), path))
         # Literal segments win over parameters: /executions/current before /executions/{id}.
         templates.sort(key=lambda item: item[1].count("{"))
         self._templates = templates

@@ -69,12 +69,27 @@ _NOT_RETURNED = _HOP_BY_HOP | {b"set-cookie", b"date", b"server"}  # uvicorn set
 log = get_logger(__name__)
 
 
+_PROJECTS = API_PREFIX + "projects/"
+
+
+def project_of(path: str) -> str | None:
+    """The project key a scoped path names (``/api/v1/projects/SHOP/runs`` → ``SHOP``)."""
+    if not path.startswith(_PROJECTS):
+        return None
+    return path[len(_PROJECTS) :].split("/", 1)[0] or None
+
+
 def upstream_of(path: str) -> str | None:
-    """The service that owns ``path``, or None when the gateway answers it itself."""
+    """The service that owns ``path``, or None when the gateway answers it itself. A service's
+    routes are also under ``/api/v1/projects/{key}/``; ``/api/v1/projects`` itself and its
+    members are the gateway's."""
     if not path.startswith(API_PREFIX):
         return None
-    segment = path[len(API_PREFIX) :].split("/", 1)[0]
-    return ROUTES.get(segment)
+    rest = path[len(API_PREFIX) :]
+    if rest.startswith("projects/"):
+        parts = rest.split("/", 3)
+        return ROUTES.get(parts[2]) if len(parts) > 2 and parts[1] else None
+    return ROUTES.get(rest.split("/", 1)[0])
 
 
 def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:

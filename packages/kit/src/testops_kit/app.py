@@ -37,6 +37,7 @@ from testops_kit.json_bodies import JsonBodyLimits, declare_json_body_limits
 from testops_kit.logging import get_logger
 from testops_kit.migrations import upgrade
 from testops_kit.principal import IssuerPolicy, PrincipalMiddleware, PrincipalVerifier
+from testops_kit.projects import SCOPED_PREFIX, check_scoped_project
 from testops_kit.requests import RequestContextMiddleware
 from testops_kit.routing import HeadAsGet
 from testops_kit.settings import DatabaseSettings
@@ -106,7 +107,10 @@ def create_service_app(
     """A FastAPI app with the kit's middleware, error handlers, health routes and docs.
 
     Every route but health answers only requests with a principal ``principals`` verifies
-    (``principal_policies``: what principals of issuers other than the gateway may do).
+    (``principal_policies``: what principals of issuers other than the gateway may do); each
+    router is served in both path forms (:mod:`testops_kit.projects`): unscoped
+    (``/api/v1/…``, the caller's default project) and scoped
+    (``/api/v1/projects/{project_key}/…``).
     ``tags`` names the tags of the routers' operations, in the order the docs list them, with
     what each holds; the kit adds its `health` tag.
     """
@@ -143,6 +147,14 @@ def create_service_app(
             prefix=API_PREFIX,
             dependencies=[Depends(bind_entity_ids)],
             responses=unavailable,
+        )
+        # The same routes under /api/v1/projects/{project_key}: the project named in the path.
+        app.include_router(
+            router,
+            prefix=SCOPED_PREFIX,
+            dependencies=[Depends(bind_entity_ids), Depends(check_scoped_project)],
+            responses=unavailable,
+            include_in_schema=False,
         )
 
     def openapi() -> dict[str, Any]:

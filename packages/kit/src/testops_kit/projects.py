@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from testops_kit.errors import NotFound
+from testops_kit.errors import NotFound, TestOpsError
 from testops_kit.principal import Principal
 
 API_PREFIX = "/api/v1"
@@ -38,9 +38,17 @@ class ProjectNotFound(NotFound):
     title = "Project not found"
 
 
+class Unauthenticated(TestOpsError):
+    status_code = 401
+    code = "unauthenticated"
+    title = "Unauthenticated"
+
+
 def current_principal(request: Request) -> Principal:
     """Who the request acts for (the kit's principal middleware put it there)."""
-    principal: Principal = request.state.principal
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:  # an app built without the middleware: nobody is vouched for
+        raise Unauthenticated("This service answers only requests that come through the gateway.")
     return principal
 
 
