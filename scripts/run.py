@@ -131,24 +131,32 @@ def embedded_plan(args: argparse.Namespace) -> Plan:
 
 
 def _use_keys(processes: list[tuple[str, dict[str, str]]], folder: Path) -> None:
-    """Make the key pair the gateway signs principals with (once; kept in ``folder``) and give
-    each process its half, unless its environment names one already."""
+    """Make the key pairs (once; kept in ``folder``) — the one the gateway signs principals
+    with, the one the executor signs its uploads with — and give each process the halves it
+    needs, unless its environment names them already."""
     from testops_kit.principal import ensure_key_pair
 
-    private, public = folder / "principal.pem", folder / "principal.pub"
-    if ensure_key_pair(private, public):
-        _say(f"made the key pair the gateway signs requests with, in {folder}")
+    for pair in ("principal", "executor"):
+        if ensure_key_pair(folder / f"{pair}.pem", folder / f"{pair}.pub"):
+            _say(f"made the key pair {pair}.pem/.pub in {folder}")
+    needs = {
+        "gateway": [("PRINCIPAL_PRIVATE_KEY", "principal.pem")],
+        "catalog": [("PRINCIPAL_PUBLIC_KEY", "principal.pub")],
+        "results": [
+            ("PRINCIPAL_PUBLIC_KEY", "principal.pub"),
+            ("EXECUTOR_PUBLIC_KEY", "executor.pub"),
+        ],
+        "executor": [
+            ("PRINCIPAL_PUBLIC_KEY", "principal.pub"),
+            ("UPLOAD_SIGNING_KEY", "executor.pem"),
+        ],
+    }
     for name, env in processes:
-        prefix = (
-            "TESTOPS_GATEWAY_" if name == "gateway" else f"TESTOPS_{name.split('-')[0].upper()}_"
-        )
-        setting, path = (
-            ("PRINCIPAL_PRIVATE_KEY", private)
-            if name == "gateway"
-            else ("PRINCIPAL_PUBLIC_KEY", public)
-        )
-        if not env.get(prefix + setting) and not env.get(prefix + setting + "_FILE"):
-            env[prefix + setting + "_FILE"] = str(path)
+        kind = name.split("-")[0]  # executor-2 is an executor
+        prefix = f"TESTOPS_{kind.upper()}_"
+        for setting, file in needs[kind]:
+            if not env.get(prefix + setting) and not env.get(prefix + setting + "_FILE"):
+                env[prefix + setting + "_FILE"] = str(folder / file)
 
 
 def production_plan(args: argparse.Namespace) -> Plan:
