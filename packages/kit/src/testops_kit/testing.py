@@ -211,6 +211,24 @@ def test_public_key() -> str:
     return public_key_of(test_signing_key()).decode()
 
 
+@functools.cache
+def test_executor_signing_key() -> bytes:
+    """The private key that stands for the executor's upload key in tests (one per test
+    process)."""
+    return generate_private_key()
+
+
+def test_executor_public_key() -> str:
+    """The public half of :func:`test_executor_signing_key`, as results' setting takes it."""
+    return public_key_of(test_executor_signing_key()).decode()
+
+
+def upload_signing_settings() -> dict[str, str]:
+    """The settings (keyword arguments) that make an executor sign its uploads to results with
+    :func:`test_executor_signing_key`."""
+    return {"upload_signing_key": test_executor_signing_key().decode()}
+
+
 def principal_settings() -> dict[str, str]:
     """The settings (keyword arguments) that make a service trust the test signing key."""
     return {"principal_public_key": test_public_key()}
@@ -397,7 +415,8 @@ async def service_process(
     """Run ``python -m <module>`` with ``<prefix><NAME>=value`` for each of ``settings`` (plus
     ``HOST``, ``PORT`` (``port``, else a free one), ``DATA_DIR`` = ``folder``, and the test
     signing key: its public half as ``PRINCIPAL_PUBLIC_KEY``, itself as a gateway's
-    ``PRINCIPAL_PRIVATE_KEY``), none of the
+    ``PRINCIPAL_PRIVATE_KEY``; the test executor key: itself as an executor's
+    ``UPLOAD_SIGNING_KEY``, its public half as results' ``EXECUTOR_PUBLIC_KEY``), none of the
     caller's own ``<prefix>*`` variables, and its output in ``folder/<module>.log``; stopped on
     exit."""
     port = port or free_port()
@@ -409,6 +428,11 @@ async def service_process(
     env[f"{prefix}PRINCIPAL_PUBLIC_KEY"] = test_public_key()
     if prefix == "TESTOPS_GATEWAY_":
         env[f"{prefix}PRINCIPAL_PRIVATE_KEY"] = test_signing_key().decode()
+    # The executor signs its uploads with the test executor key, and results trusts it.
+    if prefix == "TESTOPS_EXECUTOR_":
+        env[f"{prefix}UPLOAD_SIGNING_KEY"] = test_executor_signing_key().decode()
+    if prefix == "TESTOPS_RESULTS_":
+        env[f"{prefix}EXECUTOR_PUBLIC_KEY"] = test_executor_public_key()
     env.update({f"{prefix}{name.upper()}": value for name, value in settings.items()})
     service = ServiceProcess(module, env, folder / f"{module}.log", port)
     try:
