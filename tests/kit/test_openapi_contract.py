@@ -186,6 +186,36 @@ def test_every_api_operation_declares_503_for_a_busy_or_unreachable_database(
         assert "Retry-After" in unavailable["headers"], (method, path)
 
 
+def test_every_create_declares_the_location_it_answers(
+    documents: dict[str, Document],
+) -> None:
+    created = [
+        operation
+        for document in documents.values()
+        for _, _, operation in operations(document)
+        if "201" in operation["responses"]
+    ]
+
+    assert created
+    for operation in created:
+        location = operation["responses"]["201"]["headers"]["Location"]
+        assert location["required"] is True, operation["operationId"]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation_id"),
+    [("executor", "create_execution"), ("results", "create_run_report")],
+)
+def test_a_queued_request_declares_the_location_to_follow(
+    tmp_path: Path, service: str, operation_id: str
+) -> None:
+    document = SERVICES[service](tmp_path).openapi()
+
+    accepted = operation_named(document, operation_id)["responses"]["202"]
+
+    assert accepted["headers"]["Location"]["required"] is True
+
+
 @pytest.mark.parametrize(("service", "operation_id"), STORAGE_OPERATIONS)
 def test_operations_that_use_object_storage_declare_503_storage_unavailable(
     tmp_path: Path, service: str, operation_id: str

@@ -70,6 +70,26 @@ def _operation_id(route: APIRoute) -> str:
 _FASTAPI_VALIDATION_ERROR_REF = "#/components/schemas/HTTPValidationError"
 
 
+LOCATION_HEADER: dict[str, Any] = {
+    "Location": {
+        "description": "Where the resource is: `/api/v1/…`, to GET.",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+"""The `headers` of a 201, and of a 202 that names where to look: ``responses={202:
+{"headers": LOCATION_HEADER}}``. Every 201 gets it from the app factory."""
+
+
+def _document_locations(schema: dict[str, Any]) -> None:
+    """Every create answers 201 with `Location` (api.md): say so in each 201."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            created = operation.get("responses", {}).get("201")
+            if created is not None:
+                created.setdefault("headers", {}).update(copy.deepcopy(LOCATION_HEADER))
+
+
 def _problem_validation_errors(schema: dict[str, Any]) -> None:
     """Make FastAPI's default 422 declarations say what is really sent: a problem; and list
     every operation's responses by status.
@@ -168,6 +188,7 @@ def create_service_app(
             )
             declare_json_body_limits(schema)
             _problem_validation_errors(schema)
+            _document_locations(schema)
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"

@@ -72,6 +72,10 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
 NO_NUL_PATTERN = r"^[^\x00]*$"
 """A pattern for query strings: no NUL characters, which PostgreSQL text cannot hold."""
 
+NOT_BLANK_PATTERN = r"[^\t-\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""A pattern for text that is trimmed and then may not be empty: one character that is not
+whitespace as Pydantic's trimming sees it (Unicode's White_Space)."""
+
 
 def reject_nul(value: str) -> str:
     """Validator: refuse NUL characters (PostgreSQL text cannot hold them)."""

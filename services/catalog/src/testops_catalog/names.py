@@ -8,23 +8,29 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from testops_catalog.models import NAME_MAX, TAG_NAME_MAX
-from testops_kit.schemas import reject_nul
+from testops_kit.schemas import NOT_BLANK_PATTERN, reject_nul
+
+# Trimmed, then at least one character: the document says so with a pattern.
+NOT_BLANK = Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})
 
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
     AfterValidator(reject_nul),
+    NOT_BLANK,
 ]
 TagName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_NAME_MAX),
     AfterValidator(reject_nul),
+    NOT_BLANK,
 ]
 LongText = Annotated[str, StringConstraints(max_length=65_536), AfterValidator(reject_nul)]
 RequiredText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=65_536),
     AfterValidator(reject_nul),
+    NOT_BLANK,
 ]
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from testops_executor.executions import repository
@@ -23,11 +23,20 @@ from testops_executor.models import Execution
 from testops_executor.pipeline.checks import RepoNotAllowed as UrlRefused
 from testops_executor.pipeline.checks import check_repo_url
 from testops_executor.settings import ExecutorSettings
+from testops_kit.app import LOCATION_HEADER
 from testops_kit.database import Database, SessionDep, utcnow
 from testops_kit.errors import InvalidRequest, field_error, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/executions", tags=["executions"])
+
+ExecutionIdPath = Annotated[
+    str,
+    Path(
+        description="The execution's id, a UUID (any other is not found).",
+        json_schema_extra={"format": "uuid"},
+    ),
+]
 
 FOLLOW_POLL_S = 0.25
 
@@ -60,7 +69,18 @@ async def _out(session: SessionDep, execution: Execution) -> ExecutionOut:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue a suite of a repository",
-    responses=problem_responses(422, 429),
+    responses={
+        202: {"headers": LOCATION_HEADER},
+        **problem_responses(
+            422,
+            429,
+            descriptions={
+                422: "Validation error, or a repository outside the allowed schemes and hosts "
+                "(`repo_not_allowed`)",
+                429: "The queue is full (`queue_full`)",
+            },
+        ),
+    },
 )
 async def create_execution(
     data: ExecutionCreate,
@@ -159,7 +179,7 @@ async def get_current_execution(session: SessionDep) -> Response:
 
 
 @router.get("/{execution_id}", summary="Get an execution", responses=problem_responses(404))
-async def get_execution(execution_id: str, session: SessionDep) -> ExecutionOut:
+async def get_execution(execution_id: ExecutionIdPath, session: SessionDep) -> ExecutionOut:
     return await _out(session, await _get(session, execution_id))
 
 
@@ -169,7 +189,7 @@ async def get_execution(execution_id: str, session: SessionDep) -> ExecutionOut:
     summary="Cancel an execution",
     responses=problem_responses(404, 409),
 )
-async def cancel_execution(execution_id: str, session: SessionDep) -> ExecutionOut:
+async def cancel_execution(execution_id: ExecutionIdPath, session: SessionDep) -> ExecutionOut:
     """A pending execution is cancelled at once; a running one is stopped (its whole process
     group: TERM, then KILL after the grace period) by the process running it."""
     # Locked: a claim that commits meanwhile is waited for, and its `running` seen.
@@ -193,12 +213,26 @@ async def cancel_execution(execution_id: str, session: SessionDep) -> ExecutionO
     summary="An execution's log",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "headers": {
+                "X-Log-Size": {
+                    "description": "The log's size in bytes now.",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+                "X-More-Data": {
+                    "description": "Whether more may come (the execution has not ended).",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["true", "false"]},
+                },
+            },
+        },
         **problem_responses(404, 422),
     },
 )
 async def get_execution_log(
-    execution_id: str,
+    execution_id: ExecutionIdPath,
     request: Request,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, description="Start at this byte.")] = 0,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from testops_kit.app import LOCATION_HEADER
 from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.schemas import IdPath
@@ -41,8 +42,16 @@ a run's report should have it reported elsewhere, so the browser is told not to 
     status_code=status.HTTP_202_ACCEPTED,
     summary="Build a run's Allure report",
     responses={
-        200: {"model": ReportOut, "description": "The report is ready and covers every upload."},
-        202: {"model": ReportOut, "description": "A build is queued or under way."},
+        200: {
+            "model": ReportOut,
+            "description": "The report is ready and covers every upload.",
+            "headers": LOCATION_HEADER,
+        },
+        202: {
+            "model": ReportOut,
+            "description": "A build is queued or under way.",
+            "headers": LOCATION_HEADER,
+        },
         **problem_responses(404, 422),
     },
 )
