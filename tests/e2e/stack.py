@@ -116,12 +116,14 @@ async def deploy(
     storage: str,
     folder: Callable[[str], Path],
     uv_cache_dir: Path,
+    executor_settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Deployment]:
     """Start the three services (concurrently), then the gateway in front of them; each is
     ready (``/readyz`` answers 200) when this yields, and stopped when it exits.
 
     ``database_url(name)`` makes a new database, ``storage_settings(name)`` a new storage
-    namespace, ``folder(name)`` a new data folder.
+    namespace, ``folder(name)`` a new data folder; ``executor_settings`` replace the executor's
+    own (by setting name, without its prefix).
     """
     tokens = {name: new_token() for name in TOKEN_SCOPES}
     ports = {name: free_port() for name in SERVICES}
@@ -141,6 +143,7 @@ async def deploy(
             "uv_cache_dir": str(uv_cache_dir),
             "poll_interval_s": "0.2",
             "kill_grace_s": "2",
+            **(executor_settings or {}),
         }
     )
     async with AsyncExitStack() as stack:
