@@ -198,6 +198,8 @@ async def test_a_token_as_the_url_user_name_is_repo_not_allowed(
         pytest.param("feature branch", id="space"),
         pytest.param("refs/../main", id="dot-dot-component"),
         pytest.param("main.lock", id="lock-suffix"),
+        pytest.param("", id="empty"),
+        pytest.param("  ", id="blank"),
     ],
 )
 async def test_a_branch_git_would_not_take_as_a_branch_name_is_rejected(

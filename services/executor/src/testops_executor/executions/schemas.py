@@ -95,7 +95,7 @@ class ExecutionCreate(BaseModel):
     repo_url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(reject_nul)]
     branch: Annotated[
         str | None,
-        Field(default=None, max_length=255),
+        Field(default=None, min_length=1, max_length=255),
         AfterValidator(lambda v: None if v is None else check_branch(v)),
     ] = None
     suite: Suite
