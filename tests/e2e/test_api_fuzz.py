@@ -37,7 +37,8 @@ MAX_EXAMPLES = 10
 """Test cases per operation and phase: the run takes about a minute on two busy cores."""
 SEED = 1
 """A fixed seed: the same requests on every run (explore with other seeds by hand: README)."""
-WITHIN_S = 240
+WITHIN_S = 300
+"""Seconds the fuzz run may take on two busy cores before the test fails (it takes one or two)."""
 
 
 @pytest.fixture(scope="module")

@@ -202,6 +202,22 @@ def test_every_create_declares_the_location_it_answers(
         assert location["required"] is True, operation["operationId"]
 
 
+def test_a_resource_that_honours_if_match_declares_the_etag_it_answers(
+    tmp_path: Path,
+) -> None:
+    document = SERVICES["catalog"](tmp_path).openapi()
+
+    for operation_id in (
+        "get_test_case",
+        "replace_test_case",
+        "patch_test_case",
+        "get_suite",
+        "update_suite",
+    ):
+        answered = operation_named(document, operation_id)["responses"]["200"]
+        assert answered["headers"]["ETag"]["required"] is True, operation_id
+
+
 @pytest.mark.parametrize(
     ("service", "operation_id"),
     [("executor", "create_execution"), ("results", "create_run_report")],

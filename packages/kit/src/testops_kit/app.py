@@ -90,6 +90,32 @@ def _document_locations(schema: dict[str, Any]) -> None:
                 created.setdefault("headers", {}).update(copy.deepcopy(LOCATION_HEADER))
 
 
+ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": 'The version read, `"3"`: send it back in `If-Match` to change it safely.',
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _document_etags(schema: dict[str, Any]) -> None:
+    """A resource whose changes honour `If-Match` answers its `ETag` whenever it answers itself
+    (api.md): say so in the 200s of its path."""
+    for operations in schema.get("paths", {}).values():
+        versioned = any(
+            parameter.get("in") == "header" and parameter.get("name") == "If-Match"
+            for operation in operations.values()
+            for parameter in operation.get("parameters", [])
+        )
+        if not versioned:
+            continue
+        for operation in operations.values():
+            answered = operation.get("responses", {}).get("200")
+            if answered is not None:
+                answered.setdefault("headers", {}).update(copy.deepcopy(ETAG_HEADER))
+
+
 def _problem_validation_errors(schema: dict[str, Any]) -> None:
     """Make FastAPI's default 422 declarations say what is really sent: a problem; and list
     every operation's responses by status.
@@ -189,6 +215,7 @@ def create_service_app(
             declare_json_body_limits(schema)
             _problem_validation_errors(schema)
             _document_locations(schema)
+            _document_etags(schema)
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"
