@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,6 +22,9 @@ from testops_kit.testing import (
     gateway_principal_settings,
     service_process,
 )
+
+if TYPE_CHECKING:
+    from tests.gateway.identity import Admin
 
 TOKEN_SCOPES = {
     "reader": ["read"],
@@ -79,6 +82,13 @@ async def upstreams(
 
 
 @pytest.fixture(scope="session")
+def gateway_database_url(database_url_factory: Callable[[str], str]) -> str:
+    """The identity database the session's gateway apps share (each test makes the users and
+    projects it needs, under names no other test uses)."""
+    return database_url_factory("gateway")
+
+
+@pytest.fixture(scope="session")
 def tokens() -> dict[str, str]:
     """A fresh token per name of :data:`TOKEN_SCOPES`."""
     return {name: new_token() for name in TOKEN_SCOPES}
@@ -92,9 +102,12 @@ StartGateway = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
-def start_gateway(upstreams: Upstreams, tokens: dict[str, str]) -> StartGateway:
+def start_gateway(
+    upstreams: Upstreams, tokens: dict[str, str], gateway_database_url: str
+) -> StartGateway:
     """``async with start_gateway(**overrides) as client``: a gateway app in front of the
-    session's services, knowing the test tokens, without rate limits unless asked."""
+    session's services, on the session's identity database, knowing the test tokens, without
+    rate limits unless asked."""
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
@@ -103,6 +116,7 @@ def start_gateway(upstreams: Upstreams, tokens: dict[str, str]) -> StartGateway:
             **upstreams.urls(),
             "tokens": ";".join(lines),
             "rate_limit_per_s": 0,
+            "database_url": gateway_database_url,
             **gateway_principal_settings(),
             **overrides,
         }
@@ -116,3 +130,11 @@ def start_gateway(upstreams: Upstreams, tokens: dict[str, str]) -> StartGateway:
 async def gateway(start_gateway: StartGateway) -> AsyncIterator[httpx.AsyncClient]:
     async with start_gateway() as client:
         yield client
+
+
+@pytest.fixture
+def admin(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> Admin:
+    """The identity API as an instance admin (the `root` token line), on ``gateway``."""
+    from tests.gateway.identity import Admin
+
+    return Admin(gateway, tokens["root"])

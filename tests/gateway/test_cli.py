@@ -181,18 +181,6 @@ async def test_serve_with_auth_disabled_on_a_public_address_refuses_to_start(
     assert "loopback" in finished.stderr
 
 
-async def test_serve_on_a_public_address_without_tokens_refuses_to_start(
-    tmp_path: Path,
-) -> None:
-    finished = await gateway_command(
-        "serve", cwd=tmp_path, settings={"host": "0.0.0.0", "port": str(free_port())}
-    )
-
-    assert finished.returncode == 2
-    assert "refusing to start" in finished.stderr
-    assert "No token is configured" in finished.stderr
-
-
 async def test_serve_with_an_invalid_token_line_refuses_to_start(tmp_path: Path) -> None:
     finished = await gateway_command(
         "serve",

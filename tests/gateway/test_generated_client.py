@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import uvicorn
 from tests.gateway.conftest import TOKEN_SCOPES, StartGateway, Upstreams
 
@@ -47,6 +46,7 @@ async def test_a_python_client_generated_from_the_document_lists_test_cases(
     start_gateway: StartGateway,
     upstreams: Upstreams,
     tokens: dict[str, str],
+    gateway_database_url: str,
     tmp_path: Path,
     unique: Callable[[str], str],
 ) -> None:
@@ -69,6 +69,7 @@ async def test_a_python_client_generated_from_the_document_lists_test_cases(
         tokens=";".join(lines),
         rate_limit_per_s=0,
         port=port,
+        database_url=gateway_database_url,
         **gateway_principal_settings(),
     )
     server = uvicorn.Server(
@@ -107,6 +108,6 @@ print(sorted(tag.name for tag in page.items))
 
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert name in ran.stdout
-    async with httpx.AsyncClient(base_url=upstreams.catalog.url) as catalog:
+    async with upstreams.catalog.client() as catalog:
         listed = (await catalog.get("/api/v1/tags", params={"limit": 500})).json()["items"]
     assert name in {tag["name"] for tag in listed}

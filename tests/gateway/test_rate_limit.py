@@ -115,10 +115,11 @@ async def clients_at(
 
 
 async def test_with_auth_disabled_the_limit_is_per_client_address(
-    upstreams: Upstreams,
+    upstreams: Upstreams, gateway_database_url: str
 ) -> None:
     values: dict[str, Any] = {
         **upstreams.urls(),
+        "database_url": gateway_database_url,
         "auth_disabled": True,
         "tokens": None,
         "rate_limit_per_s": PER_S,

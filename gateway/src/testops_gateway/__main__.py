@@ -1,10 +1,13 @@
-"""``testops-gateway [serve]`` starts the gateway; ``testops-gateway create-token`` makes a
-token and prints the line that configures it; ``testops-gateway keygen FOLDER`` makes the key
-pairs the processes sign and check requests with."""
+"""``testops-gateway [serve]`` starts the gateway; ``testops-gateway migrate`` migrates its
+identity database; ``testops-gateway create-user [--admin] NAME`` makes a user who can sign in;
+``testops-gateway create-token`` makes a token and prints the line that configures it;
+``testops-gateway keygen FOLDER`` makes the key pairs the processes sign and check requests
+with."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -31,6 +34,88 @@ def _create_token(name: str, scopes: str) -> int:
     return 0
 
 
+def _migrate() -> int:
+    from testops_gateway.database import MIGRATIONS
+    from testops_gateway.settings import GatewaySettings
+    from testops_kit.logging import configure_logging
+    from testops_kit.migrations import upgrade
+
+    settings = GatewaySettings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    asyncio.run(upgrade(MIGRATIONS, settings.resolved_database_url))
+    return 0
+
+
+def _create_user(
+    username: str, *, admin: bool, password_stdin: bool, display_name: str | None
+) -> int:
+    from pydantic import SecretStr, ValidationError
+
+    from testops_gateway.passwords import MAX_LENGTH, MIN_LENGTH, generate_password
+    from testops_gateway.users.schemas import UserCreate
+
+    generated = not password_stdin
+    password = generate_password() if generated else sys.stdin.readline().rstrip("\r\n")
+    try:
+        data = UserCreate(
+            username=username,
+            display_name=display_name,
+            password=SecretStr(password),
+            instance_role="admin" if admin else "user",
+            kind="human",
+        )
+    except ValidationError as exc:
+        fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        reason = (
+            f"the password must be {MIN_LENGTH}-{MAX_LENGTH} characters"
+            if fields == {"password"}
+            else "a username is 1-64 letters, digits, '.', '_', '@', '+', '-', the first a "
+            "letter or digit"
+        )
+        sys.stderr.write(f"testops-gateway: {reason}\n")
+        return 2
+    try:
+        made = asyncio.run(_add_user(data))
+    except Exception as exc:
+        from testops_gateway.users.errors import UsernameConflict
+
+        if isinstance(exc, UsernameConflict):
+            sys.stderr.write(f"testops-gateway: {exc.detail}\n")
+            return 1
+        raise
+    role = "an instance admin" if admin else "a user"
+    sys.stdout.write(f"Made {data.username!r} ({role}, id {made}).\n")
+    if generated:
+        sys.stdout.write(
+            f"Its password, shown this once (sign in with it, then change it):\n\n    {password}\n"
+        )
+    return 0
+
+
+async def _add_user(data: object) -> int:
+    """Migrate the gateway's database, then add the user; its id."""
+    from testops_gateway.database import MIGRATIONS
+    from testops_gateway.passwords import Passwords
+    from testops_gateway.settings import GatewaySettings
+    from testops_gateway.users.schemas import UserCreate
+    from testops_gateway.users.service import add_user, hash_password
+    from testops_kit.database import Database
+    from testops_kit.migrations import upgrade
+
+    assert isinstance(data, UserCreate)
+    settings = GatewaySettings()
+    url = settings.resolved_database_url
+    await upgrade(MIGRATIONS, url)
+    password_hash = await hash_password(Passwords(), data.password)
+    database = Database(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        async with database.session(write=True) as session:
+            user = await add_user(session=session, data=data, password_hash=password_hash)
+            return user.id
+    finally:
+        await database.dispose()
+
+
 KEY_PAIRS = {
     "principal": "the gateway signs (principal.pem); catalog, results and executor check (.pub)",
     "executor": "the executor signs its uploads (executor.pem); results checks (.pub)",
@@ -53,6 +138,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the gateway (the default)")
+    commands.add_parser(
+        "migrate", help="migrate the identity database to the newest revision and exit"
+    )
+    user = commands.add_parser(
+        "create-user",
+        help="make a user who signs in with a password (migrating the database first)",
+    )
+    user.add_argument("username", help="the name to sign in with, e.g. alice")
+    user.add_argument("--admin", action="store_true", help="make an instance admin")
+    user.add_argument("--display-name", default=None, help="the name shown, e.g. 'Alice Liddell'")
+    user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (default: generate one and print "
+        "it once)",
+    )
     create = commands.add_parser("create-token", help="make a token and print its config line")
     create.add_argument("--name", required=True, help="who the token is for, e.g. ci")
     create.add_argument(
@@ -65,6 +166,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     keygen.add_argument("folder", type=Path, help="where to write them, e.g. .testops/keys")
     args = parser.parse_args(argv)
+    if args.command == "migrate":
+        raise SystemExit(_migrate())
+    if args.command == "create-user":
+        raise SystemExit(
+            _create_user(
+                args.username,
+                admin=args.admin,
+                password_stdin=args.password_stdin,
+                display_name=args.display_name,
+            )
+        )
     if args.command == "keygen":
         raise SystemExit(_keygen(args.folder))
     if args.command == "create-token":

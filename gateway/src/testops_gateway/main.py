@@ -14,14 +14,30 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 
 from testops_gateway.access import AccessControl, RateLimiter
+from testops_gateway.audit.endpoints import router as audit_router
+from testops_gateway.audit.writer import AuditLog
 from testops_gateway.auth import InvalidTokenLine, TokenStore, load_tokens
+from testops_gateway.authentication import Authenticator
+from testops_gateway.database import MIGRATIONS
 from testops_gateway.docs import docs_router
+from testops_gateway.housekeeping import Housekeeping
 from testops_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from testops_gateway.metrics import Metrics
 from testops_gateway.openapi import OpenAPIDocument
+from testops_gateway.passwords import Passwords
+from testops_gateway.projects.endpoints import router as projects_router
 from testops_gateway.proxy import Proxy, Upstream
+from testops_gateway.sessions.cookies import CSRF_HEADER
+from testops_gateway.sessions.endpoints import router as sessions_router
 from testops_gateway.settings import UPSTREAMS, GatewaySettings, is_loopback
+from testops_gateway.tokens.endpoints import router as tokens_router
+from testops_gateway.usage import UsageRecorder
+from testops_gateway.users.endpoints import router as users_router
+from testops_gateway.users.repository import UserRepository
+from testops_kit.app import open_database
+from testops_kit.database import Database
 from testops_kit.errors import install_error_handlers
+from testops_kit.json_bodies import JsonBodyLimits
 from testops_kit.logging import get_logger
 from testops_kit.principal import (
     GATEWAY_ISSUER,
@@ -39,9 +55,10 @@ from testops_kit.routing import HeadAsGet
 API_PREFIX = "/api/v1"
 DESCRIPTION = (
     "One API for TestOps: test cases and suites (catalog), Allure runs and results (results), "
-    "and suite executions (executor). Send `Authorization: Bearer <token>`; a token's scopes "
-    "are `read` (GET), `write` (other methods), `execute` (POST /executions…) and `admin` "
-    "(all of them)."
+    "and suite executions (executor), in projects. Send `Authorization: Bearer <token>` (or "
+    "sign in for a browser session); what a caller may do in a project is its role's scopes "
+    "(`viewer`: `read`; `editor`: `read`, `write`, `execute`; `owner`: also `manage`), within "
+    "its token's: `read` (GET), `write` (other methods), `execute` (POST /executions…)."
 )
 
 log = get_logger(__name__)
@@ -52,28 +69,20 @@ class StartupRefused(Exception):
 
 
 def load_token_store(settings: GatewaySettings) -> TokenStore:
-    """The configured tokens, after the checks that keep an open gateway off the network."""
-    loopback = is_loopback(settings.host)
-    if settings.auth_disabled and not loopback:
+    """The configured tokens, after the check that keeps an open gateway off the network."""
+    if settings.auth_disabled and not is_loopback(settings.host):
         raise StartupRefused(
             f"TESTOPS_GATEWAY_AUTH_DISABLED is set but the gateway would listen on "
             f"{settings.host}: anonymous access is only allowed on a loopback address "
-            "(127.0.0.1, ::1). Configure tokens (testops-gateway create-token) instead."
+            "(127.0.0.1, ::1). Make users (testops-gateway create-user) or tokens "
+            "(testops-gateway create-token) instead."
         )
     try:
-        store = TokenStore(load_tokens(settings.token_lines()))
+        return TokenStore(load_tokens(settings.token_lines()))
     except OSError as exc:
         raise StartupRefused(f"TESTOPS_GATEWAY_TOKENS_FILE cannot be read: {exc}") from None
     except InvalidTokenLine as exc:
         raise StartupRefused(f"A configured token is not valid: {exc}") from None
-    if not settings.auth_disabled and not store and not loopback:
-        raise StartupRefused(
-            f"No token is configured and the gateway would listen on {settings.host}: every "
-            "request would be refused. Make one with `testops-gateway create-token --name ci "
-            "--scopes read,write,execute` and set TESTOPS_GATEWAY_TOKENS or "
-            "TESTOPS_GATEWAY_TOKENS_FILE."
-        )
-    return store
 
 
 def load_signer(settings: GatewaySettings) -> PrincipalSigner:
@@ -142,16 +151,40 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     proxy = Proxy(upstreams, metrics, signer=signer, learn_routes=learn_routes)
 
+    usage = UsageRecorder()
+    audit = AuditLog()
+    authenticator = Authenticator(
+        configured=tokens,
+        auth_disabled=settings.auth_disabled,
+        usage=usage,
+        session_idle_s=settings.session_idle_s,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upstreams.update({name: Upstream(name, settings) for name in UPSTREAMS})
-        if settings.auth_disabled:
-            log.warning("auth_disabled", host=settings.host)
-        elif not tokens:
-            log.warning("no_tokens", detail="every forwarded request will be answered 401")
         try:
-            metrics.use_templates((await document.get())["paths"])
-            yield
+            async with open_database(app, settings, MIGRATIONS) as database:
+                authenticator.database = database
+                app.state.passwords = passwords = Passwords()
+                warm_up = asyncio.create_task(passwords.warm_up(), name="password-warm-up")
+                audit.start(database)
+                housekeeping = Housekeeping(
+                    database,
+                    usage,
+                    flush_every_s=settings.token_usage_flush_s,
+                    audit_retention_days=settings.audit_retention_days,
+                )
+                housekeeping.start()
+                try:
+                    await _say_who_may_call(database, settings, tokens)
+                    metrics.use_templates((await document.get())["paths"])
+                    yield
+                finally:
+                    warm_up.cancel()
+                    await housekeeping.stop()
+                    await audit.stop()
+                    authenticator.database = None
         finally:
             for upstream in upstreams.values():
                 await upstream.aclose()
@@ -165,6 +198,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.readiness_checks = {}
+    app.state.usage = usage
+    app.state.audit = audit
     install_error_handlers(app)
     public_origin = "/".join(settings.public_url.split("/")[:3]) if settings.public_url else ""
     app.include_router(
@@ -172,6 +208,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             prefix=API_PREFIX, openapi_url=f"{API_PREFIX}/openapi.json", api_origin=public_origin
         )
     )
+
+    for router in (
+        sessions_router,
+        users_router,
+        tokens_router,
+        projects_router,
+        audit_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     async def openapi_document() -> JSONResponse:
@@ -207,8 +252,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         names = list(upstreams)
-        outcomes = await asyncio.gather(*(_readiness(upstreams[n], settings) for n in names))
-        checks = dict(zip(names, outcomes, strict=True))
+        outcomes = await asyncio.gather(
+            _database_readiness(app), *(_readiness(upstreams[n], settings) for n in names)
+        )
+        checks = dict(zip(["database", *names], outcomes, strict=True))
         ready = all(outcome == "ok" for outcome in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": checks},
@@ -219,22 +266,31 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def prometheus_metrics(request: Request) -> Response:
         return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
-    # Outermost last: request id and access log, then CORS, then who may call what, then HEAD
-    # answered as GET on the gateway's own routes (forwarded ones go on as HEAD).
+    # Outermost last: request id and access log, then CORS, then who may call what (and the
+    # forwarding), then the JSON body limits and HEAD answered as GET on the gateway's own
+    # routes (forwarded ones go on as HEAD, with their bodies untouched).
     app.add_middleware(HeadAsGet)
+    app.add_middleware(JsonBodyLimits)
     app.add_middleware(
         AccessControl,
         proxy=proxy,
-        tokens=tokens,
-        auth_disabled=settings.auth_disabled,
+        authenticator=authenticator,
         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        audit=audit,
     )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Range", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Range",
+                "X-Request-ID",
+                CSRF_HEADER,
+            ],
             expose_headers=[
                 "ETag",
                 "Location",
@@ -249,6 +305,37 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+async def _database_readiness(app: FastAPI) -> str:
+    """``ok``, or why the gateway's own database is not ready."""
+    check = app.state.readiness_checks.get("database")
+    if check is None:
+        return "not open"
+    try:
+        await check()
+    except Exception as exc:  # any failure means "not ready", said why
+        return str(exc) or type(exc).__name__
+    return "ok"
+
+
+async def _say_who_may_call(
+    database: Database, settings: GatewaySettings, tokens: TokenStore
+) -> None:
+    """Warn when no one could call: no token line, no admin who can sign in, auth on."""
+    if settings.auth_disabled:
+        log.warning("auth_disabled", host=settings.host)
+        return
+    if tokens:
+        return
+    async with database.session() as session:
+        if await UserRepository(session).any_admin_can_sign_in():
+            return
+    log.warning(
+        "no_admin",
+        detail="no token line and no admin who can sign in: make one with "
+        "`testops-gateway create-user --admin <name>`",
+    )
 
 
 async def _readiness(upstream: Upstream, settings: GatewaySettings) -> str:

@@ -7,7 +7,7 @@ Labels come from a closed set: the route is the OpenAPI path template the reques
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -58,10 +58,28 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.authentication = Histogram(
+            "testops_gateway_authentication_seconds",
+            "Time taken to find who a request comes from and its role in the project, by how "
+            "it came: `token`, `session`, `configured_token`, `local_admin`, `refused`.",
+            ["via"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
         self._templates: list[tuple[re.Pattern[str], str]] = []
+        self._operations: dict[tuple[str, str], str] = {}
 
     def use_templates(self, paths: Iterable[str]) -> None:
-        """Match request paths against these OpenAPI path templates from now on."""
+        """Match request paths against these OpenAPI path templates from now on (given the
+        document's ``paths`` object, also know each operation's id)."""
+        if isinstance(paths, Mapping):
+            self._operations = {
+                (path, method.upper()): operation["operationId"]
+                for path, operations in paths.items()
+                if isinstance(operations, Mapping)
+                for method, operation in operations.items()
+                if isinstance(operation, Mapping) and isinstance(operation.get("operationId"), str)
+            }
         templates = []
         for path in paths:
             # A service route answers in both forms (unscoped and under /projects/{key}/): each
@@ -82,6 +100,10 @@ class Metrics:
             if pattern.match(path):
                 return template
         return UNMATCHED
+
+    def operation_of(self, route: str, method: str) -> str | None:
+        """The id of the operation ``method`` on the route template ``route``, when known."""
+        return self._operations.get((route, method))
 
     def observe(
         self, *, upstream: str, route: str, method: str, status: int, seconds: float

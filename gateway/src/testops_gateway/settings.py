@@ -1,4 +1,5 @@
-"""Settings of the gateway: where the services are, who may call, and how hard."""
+"""Settings of the gateway: where the services are, its identity database, who may call, and
+how hard."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from testops_kit.settings import ServiceSettings, service_config
+from testops_kit.settings import DatabaseSettings, service_config
 
 UPSTREAMS = ("catalog", "results", "executor")
 
@@ -30,7 +31,7 @@ def _comma_list(value: object) -> object:
     return value
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(DatabaseSettings):
     model_config = service_config("TESTOPS_GATEWAY_")
     service_name: ClassVar[str] = "gateway"
 
@@ -74,8 +75,8 @@ class GatewaySettings(ServiceSettings):
     )
     auth_disabled: bool = Field(
         default=False,
-        description="Anonymous access with every scope; refused unless `HOST` is a loopback "
-        "address.",
+        description="A request without a valid token or session acts as the built-in local "
+        "admin; refused unless `HOST` is a loopback address.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -109,6 +110,36 @@ class GatewaySettings(ServiceSettings):
     )
     readiness_timeout_s: float = Field(
         default=2, gt=0, description="Longest wait for a service's `/readyz`."
+    )
+    session_idle_s: int = Field(
+        default=8 * 3600,
+        ge=60,
+        description="A browser session unused this long ends (its user signs in again).",
+    )
+    session_max_age_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="A browser session ends this long after its sign-in, however busy it is.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins allowed for one username, or from one address, within "
+        "`LOGIN_WINDOW_S`; the next attempt is 429 until the oldest of them is that old.",
+    )
+    login_window_s: int = Field(
+        default=900, ge=1, description="The window failed sign-ins are counted in."
+    )
+    token_usage_flush_s: float = Field(
+        default=30,
+        gt=0,
+        description="How often the time tokens and sessions were last used is written to the "
+        "database (it is kept in memory in between, never written per request).",
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Audit events older than this are deleted (checked hourly); 0 = kept forever.",
     )
 
     @field_validator("cors_origins", mode="before")
