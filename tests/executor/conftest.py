@@ -1,10 +1,12 @@
 """The executor on real git repositories, real uv and pytest, and a real results service.
 
 - ``repos``: small pytest projects with a ``uv.lock``, as local bare repositories (session).
-- ``results_url``: the results service as a child process on a free port; executions upload
-  to it over HTTP (session).
+- ``results_service``: the results service as a child process on a free port; executions
+  upload to it over HTTP, with the principal the executor signs (session).
 - ``executor``: an executor app on a new database of its own, its worker running (per test);
-  ``start_executor(**overrides)`` makes others (other limits, a shared database).
+  ``start_executor(**overrides)`` makes others (other limits, a shared database). Its client
+  signs the test principal into every request, as the gateway does; ``executor.client_as(...)``
+  acts as another.
 
 Every execution shares one uv cache for the session; ``warm_uv_cache`` runs the passing
 repository once first, so the tests that count seconds (timeouts, cancel) start warm.
@@ -25,14 +27,30 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from tests.executor.executor_api import assert_ended, post_execution, wait_finished
+from tests.executor.executor_api import (
+    API,
+    SHOP,
+    assert_ended,
+    member_of,
+    post_execution,
+    scoped,
+    wait_finished,
+)
 from tests.executor.processes import ExecutorProcess, spawn_executor
 from tests.executor.repositories import HangingPids, Repos, make_repos, pid_files
 
 from testops_executor.main import create_app
 from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database
-from testops_kit.testing import app_client, service_process
+from testops_kit.principal import Principal
+from testops_kit.testing import (
+    PrincipalAuth,
+    ServiceProcess,
+    app_client,
+    principal_settings,
+    service_process,
+    upload_signing_settings,
+)
 
 COLD_RUN_WITHIN_S = 240.0
 """The first execution fills the uv cache from the package index."""
@@ -50,6 +68,15 @@ class Executor:
     def database(self) -> Database:
         database: Database = self.app.state.database
         return database
+
+    def client_as(self, principal: Principal) -> httpx.AsyncClient:
+        """Another client of this app (its lifespan already running), acting as
+        ``principal``."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://testserver",
+            auth=PrincipalAuth("executor", principal),
+        )
 
 
 ExecutorSettingsFactory = Callable[..., Awaitable[ExecutorSettings]]
@@ -93,10 +120,11 @@ def results_database_url(database_url_factory: Callable[[str], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-async def results_url(
+async def results_service(
     results_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """The results service in a child process of its own, answering on a free port."""
+) -> AsyncIterator[ServiceProcess]:
+    """The results service in a child process of its own, answering on a free port, trusting
+    the test executor key (:func:`~testops_kit.testing.service_process`)."""
     folder = tmp_path_factory.mktemp("exec-results")
     async with service_process(
         "testops_results",
@@ -107,13 +135,19 @@ async def results_url(
             "storage_url": f"file://{folder / 'blobs'}",
         },
     ) as results:
-        yield results.url
+        yield results
 
 
 @pytest.fixture(scope="session")
-async def results(results_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the results service the executions upload to."""
-    async with httpx.AsyncClient(base_url=results_url, trust_env=False, timeout=30) as client:
+def results_url(results_service: ServiceProcess) -> str:
+    return results_service.url
+
+
+@pytest.fixture(scope="session")
+async def results(results_service: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the results service the executions upload to, as the test principal (in
+    the default project)."""
+    async with results_service.client() as client:
         yield client
 
 
@@ -129,13 +163,16 @@ def executor_settings(
 ) -> ExecutorSettingsFactory:
     """``await executor_settings(**overrides)``: settings of an executor on a new database
     (unless ``database_url`` is given) and data folder, uploading to the session's results
-    service, allowing ``file://`` repositories, with short leases and grace."""
+    service, allowing ``file://`` repositories, with short leases and grace; it trusts the
+    test gateway key and signs its uploads with the test executor key."""
 
     async def make(name: str = "executor", **overrides: Any) -> ExecutorSettings:
         if "database_url" not in overrides:
             # The factory runs its own event loop on PostgreSQL: not on this one.
             overrides["database_url"] = await asyncio.to_thread(database_url_factory, name)
         values: dict[str, Any] = {
+            **principal_settings(),
+            **upload_signing_settings(),
             "data_dir": tmp_path_factory.mktemp(name),
             "results_url": results_url,
             "allowed_repo_schemes": ["https", "file"],
@@ -191,6 +228,20 @@ async def executor(start_executor: StartExecutor) -> AsyncIterator[Executor]:
 @pytest.fixture
 def client(executor: Executor) -> httpx.AsyncClient:
     return executor.client
+
+
+@pytest.fixture
+async def shop(executor: Executor) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the test's executor acting as an editor of the project SHOP."""
+    async with executor.client_as(member_of(SHOP)) as client:
+        yield client
+
+
+@pytest.fixture(params=["unscoped", "scoped"])
+def shop_root(request: pytest.FixtureRequest) -> str:
+    """The root of the path form ``shop`` uses: ``/api/v1`` (its principal's project) and
+    ``/api/v1/projects/SHOP``."""
+    return API if request.param == "unscoped" else scoped(SHOP)
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """What a client of the executor API does in these tests: queue a repository's suite, poll it
-until it ends, read its log; and how a test tells that a process is gone."""
+until it ends, read its log; and how a test tells that a process is gone.
+
+``root`` is the path form a helper uses: ``/api/v1`` (the principal's project) or
+``/api/v1/projects/{key}`` (:func:`scoped`)."""
 
 from __future__ import annotations
 
@@ -11,11 +14,32 @@ from typing import Any
 import httpx
 from tests.executor.repositories import HangingPids, Repo, pid_files
 
+from testops_kit.principal import Principal
 from testops_kit.testing import wait_for
 
 API = "/api/v1"
 JSON = dict[str, Any]
 FINISHED = ("completed", "failed", "cancelled")
+
+SHOP = "SHOP"
+"""A project other than the default one."""
+
+
+def scoped(project: str) -> str:
+    """The root of the scoped path form of ``project``."""
+    return f"{API}/projects/{project}"
+
+
+def member_of(project: str, name: str = "alice") -> Principal:
+    """An editor of ``project``, as the gateway vouches for one."""
+    return Principal(
+        subject=f"user-{name}",
+        name=name,
+        project=project,
+        role="editor",
+        scopes=frozenset({"read", "write", "execute"}),
+    )
+
 
 RUN_WITHIN_S = 90.0
 """Long enough for one execution on a warm uv cache, many times over."""
@@ -33,25 +57,25 @@ def execution_body(repo: Repo, suite: str = "tests/", **fields: Any) -> JSON:
 
 
 async def post_execution(
-    client: httpx.AsyncClient, repo: Repo, suite: str = "tests/", **fields: Any
+    client: httpx.AsyncClient, repo: Repo, suite: str = "tests/", *, root: str = API, **fields: Any
 ) -> JSON:
     """Queue ``repo``'s ``suite`` (it must be accepted) and return the execution."""
-    response = await client.post(f"{API}/executions", json=execution_body(repo, suite, **fields))
+    response = await client.post(f"{root}/executions", json=execution_body(repo, suite, **fields))
     assert response.status_code == 202, response.text
     execution: JSON = response.json()
-    assert response.headers["location"] == f"{API}/executions/{execution['id']}"
+    assert response.headers["location"] == f"{root}/executions/{execution['id']}"
     return execution
 
 
-async def get_execution(client: httpx.AsyncClient, execution_id: str) -> JSON:
-    response = await client.get(f"{API}/executions/{execution_id}")
+async def get_execution(client: httpx.AsyncClient, execution_id: str, *, root: str = API) -> JSON:
+    response = await client.get(f"{root}/executions/{execution_id}")
     assert response.status_code == 200, response.text
     execution: JSON = response.json()
     return execution
 
 
-async def log_text(client: httpx.AsyncClient, execution_id: str) -> str:
-    response = await client.get(f"{API}/executions/{execution_id}/log")
+async def log_text(client: httpx.AsyncClient, execution_id: str, *, root: str = API) -> str:
+    response = await client.get(f"{root}/executions/{execution_id}/log")
     assert response.status_code == 200, response.text
     return response.text
 
@@ -63,28 +87,31 @@ async def wait_until(
     *,
     within: float = RUN_WITHIN_S,
     interval: float = 0.1,
+    root: str = API,
 ) -> JSON:
     """Poll the execution until ``condition`` holds; its log is in the error when it never
     does."""
 
     async def probe() -> JSON | None:
-        execution = await get_execution(client, execution_id)
+        execution = await get_execution(client, execution_id, root=root)
         return execution if condition(execution) else None
 
     try:
         return await wait_for(probe, within=within, interval=interval)
     except TimeoutError:
-        execution = await get_execution(client, execution_id)
-        log = await log_text(client, execution_id)
+        execution = await get_execution(client, execution_id, root=root)
+        log = await log_text(client, execution_id, root=root)
         raise AssertionError(
             f"execution never got there within {within} s: {execution}\n--- log ---\n{log}"
         ) from None
 
 
 async def wait_finished(
-    client: httpx.AsyncClient, execution_id: str, *, within: float = RUN_WITHIN_S
+    client: httpx.AsyncClient, execution_id: str, *, within: float = RUN_WITHIN_S, root: str = API
 ) -> JSON:
-    return await wait_until(client, execution_id, lambda e: e["status"] in FINISHED, within=within)
+    return await wait_until(
+        client, execution_id, lambda e: e["status"] in FINISHED, within=within, root=root
+    )
 
 
 async def wait_testing(client: httpx.AsyncClient, execution_id: str) -> JSON:
@@ -95,11 +122,11 @@ async def wait_testing(client: httpx.AsyncClient, execution_id: str) -> JSON:
 
 
 async def run_to_end(
-    client: httpx.AsyncClient, repo: Repo, suite: str = "tests/", **fields: Any
+    client: httpx.AsyncClient, repo: Repo, suite: str = "tests/", *, root: str = API, **fields: Any
 ) -> JSON:
     """Queue ``repo``'s ``suite`` and wait for the execution to end."""
-    execution = await post_execution(client, repo, suite, **fields)
-    return await wait_finished(client, execution["id"])
+    execution = await post_execution(client, repo, suite, root=root, **fields)
+    return await wait_finished(client, execution["id"], root=root)
 
 
 async def assert_ended(
@@ -108,12 +135,14 @@ async def assert_ended(
     status: str,
     outcome: str,
     failure_reason: str | None = None,
+    *,
+    root: str = API,
 ) -> None:
     """The execution ended as ``status``/``outcome``/``failure_reason``; its log tells why
     not."""
     ended = (execution["status"], execution["outcome"], execution["failure_reason"])
     if ended != (status, outcome, failure_reason):
-        log = await log_text(client, execution["id"])
+        log = await log_text(client, execution["id"], root=root)
         raise AssertionError(
             f"expected {(status, outcome, failure_reason)}, got {ended}: {execution}\n"
             f"--- log ---\n{log}"

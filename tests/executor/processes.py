@@ -17,7 +17,7 @@ import httpx
 from pydantic import SecretStr
 
 from testops_executor.settings import ExecutorSettings
-from testops_kit.testing import free_port, wait_for
+from testops_kit.testing import PrincipalAuth, free_port, wait_for
 
 ENV_PREFIX = "TESTOPS_EXECUTOR_"
 
@@ -31,6 +31,8 @@ def settings_environment(
     env.update(extra)
     for name in settings.model_fields_set:
         value = getattr(settings, name)
+        if value is None:
+            continue
         if isinstance(value, SecretStr):
             text = value.get_secret_value()
         elif isinstance(value, list):
@@ -56,7 +58,10 @@ class ExecutorProcess:
     client: httpx.AsyncClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = httpx.AsyncClient(base_url=self.url, trust_env=False, timeout=30)
+        # Signs the test principal into every request, as the gateway would.
+        self.client = httpx.AsyncClient(
+            base_url=self.url, trust_env=False, timeout=30, auth=PrincipalAuth("executor")
+        )
 
     @property
     def pid(self) -> int:

@@ -60,6 +60,10 @@ class Repos:
     """Like ``hanging``, but its pytest notes SIGTERM and sleeps on: only KILL stops it."""
     environment: Repo
     """2 tests that pass only in an environment holding nothing of the executor's."""
+    peeking: Repo
+    """1 test that prints (run it with ``{"s": true}``) whatever it can find of the executor's
+    upload key: its environment, the key or its file as the executor's settings would name
+    them, its ancestors' command lines, and any PEM key in its workspace."""
 
 
 def pyproject(name: str) -> str:
@@ -171,6 +175,39 @@ def test_home_and_tmpdir_are_inside_the_workspace():
 """
 
 
+PEEKING_TEST = """\
+import os
+from pathlib import Path
+
+SETTINGS = ("TESTOPS_EXECUTOR_UPLOAD_SIGNING_KEY", "TESTOPS_EXECUTOR_UPLOAD_SIGNING_KEY_FILE")
+# Joined as it runs: this file and its bytecode must not hold what they look for.
+PEM_MARKER = " ".join(["PRIVATE", "KEY"])
+
+
+def test_prints_what_it_finds_of_the_executors_key():
+    for key, value in sorted(os.environ.items()):
+        print(f"env {key}={value}")
+    for name in SETTINGS:
+        value = os.environ.get(name)
+        print(f"setting {name}={value}")
+        if value and Path(value).is_file():
+            print(f"file {value}: {Path(value).read_text()}")
+    pid = os.getpid()
+    while pid > 1:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\\0", b" ")
+        print(f"cmdline {pid}: {cmdline.decode(errors='replace')}")
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    workspace = Path.cwd().parent
+    for path in sorted(workspace.rglob("*")):
+        if ".venv" in path.parts or not path.is_file() or path.stat().st_size > 1_000_000:
+            continue
+        text = path.read_text(errors="replace")
+        if PEM_MARKER in text:
+            print(f"key in {path}: {text}")
+    print("peeked")
+"""
+
+
 PASSING_FILES = {
     "tests/test_app.py": "".join(
         f"def {name}():\n    assert {index} + 1 == {index + 1}\n\n\n"
@@ -219,6 +256,7 @@ def make_repos(root: Path, *, pid_dir: Path, uv_cache_dir: Path) -> Repos:
             "stubborn", {"tests/test_hang.py": _hanging_test(pid_dir, ignore_term=True)}
         ),
         environment=project("environment", {"tests/test_environment.py": ENVIRONMENT_TEST}),
+        peeking=project("peeking", {"tests/test_peeking.py": PEEKING_TEST}),
         no_tests=project("no-tests", {"tests/test_nothing.py": "# no tests here yet\n"}),
         no_python=make_repo(
             root,

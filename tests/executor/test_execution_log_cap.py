@@ -13,6 +13,7 @@ from tests.executor.repositories import Repos
 from testops_executor.models import Execution
 from testops_executor.pipeline.logs import ExecutionLog
 from testops_kit.database import utcnow
+from testops_kit.projects import DEFAULT_PROJECT
 
 CAP = 1024
 
@@ -24,6 +25,7 @@ async def ended_execution(executor: Executor, repos: Repos) -> str:
         session.add(
             Execution(
                 id=execution_id,
+                project=DEFAULT_PROJECT,
                 status="cancelled",
                 outcome="cancelled",
                 failure_reason="cancelled_by_user",

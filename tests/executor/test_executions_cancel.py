@@ -173,3 +173,27 @@ async def test_cancel_racing_a_claim_never_marks_a_claimed_execution_cancelled(
     finally:
         await client.post(f"{API}/executions/{blocker['id']}/cancel")
         await wait_finished(client, blocker["id"])
+
+
+async def test_cancel_of_another_projects_execution_is_not_found_and_leaves_it(
+    client: httpx.AsyncClient,
+    shop: httpx.AsyncClient,
+    shop_root: str,
+    repos: Repos,
+    pid_dir: Path,
+) -> None:
+    known = pid_files(pid_dir)
+    blocker = await post_execution(client, repos.hanging)
+    await wait_hanging_started(pid_dir, known)
+    waiting = await post_execution(client, repos.passing)
+
+    for execution in (waiting, blocker):
+        response = await shop.post(f"{shop_root}/executions/{execution['id']}/cancel")
+        assert_problem(response, 404, "execution_not_found")
+
+    assert (await get_execution(client, waiting["id"]))["status"] == "pending"
+    running = await get_execution(client, blocker["id"])
+    assert running["status"] == "running"
+    for execution in (waiting, blocker):
+        await client.post(f"{API}/executions/{execution['id']}/cancel")
+    await wait_finished(client, blocker["id"])

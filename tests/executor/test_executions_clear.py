@@ -1,4 +1,5 @@
-"""DELETE /executions: finished executions go, with their logs; pending and running ones stay."""
+"""DELETE /executions: the project's finished executions go, with their logs; pending and
+running ones stay, and other projects' are not touched."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import httpx
 from tests.executor.executor_api import (
     API,
     get_execution,
+    log_text,
     post_execution,
     run_to_end,
     wait_finished,
@@ -57,3 +59,21 @@ async def test_clear_with_nothing_finished_is_no_content(client: httpx.AsyncClie
 
     assert response.status_code == 204
     assert (await client.get(f"{API}/executions")).json()["items"] == []
+
+
+async def test_clear_removes_only_the_finished_executions_of_the_requests_project(
+    client: httpx.AsyncClient, shop: httpx.AsyncClient, shop_root: str, repos: Repos
+) -> None:
+    default_one = await run_to_end(client, repos.no_python)
+    shop_one = await run_to_end(shop, repos.no_python, root=shop_root)
+
+    response = await shop.delete(f"{shop_root}/executions")
+
+    assert response.status_code == 204, response.text
+    assert (await shop.get(f"{shop_root}/executions")).json()["items"] == []
+    assert_problem(
+        await shop.get(f"{shop_root}/executions/{shop_one['id']}"), 404, "execution_not_found"
+    )
+    left = (await client.get(f"{API}/executions")).json()["items"]
+    assert [e["id"] for e in left] == [default_one["id"]]
+    assert await log_text(client, default_one["id"])

@@ -1,13 +1,15 @@
-"""GET /executions (history, newest first, by status, paginated) and GET /executions/{id}."""
+"""GET /executions (history, newest first, by status, paginated) and GET /executions/{id}: a
+project's own executions only."""
 
 from __future__ import annotations
 
 import uuid
 
 import httpx
-from tests.executor.executor_api import API, run_to_end
+from tests.executor.executor_api import API, run_to_end, scoped
 from tests.executor.repositories import Repos
 
+from testops_kit.projects import DEFAULT_PROJECT
 from testops_kit.testing import assert_problem
 
 
@@ -65,3 +67,32 @@ async def test_get_of_an_unknown_execution_is_not_found(client: httpx.AsyncClien
     response = await client.get(f"{API}/executions/{uuid.uuid4()}")
 
     assert_problem(response, 404, "execution_not_found")
+
+
+async def test_history_lists_only_the_executions_of_the_requests_project(
+    client: httpx.AsyncClient, shop: httpx.AsyncClient, shop_root: str, repos: Repos
+) -> None:
+    default_one = await run_to_end(client, repos.no_python)
+    shop_one = await run_to_end(shop, repos.no_python, root=shop_root)
+
+    shop_history = await shop.get(f"{shop_root}/executions")
+    default_history = await client.get(f"{API}/executions")
+    default_scoped = await client.get(f"{scoped(DEFAULT_PROJECT)}/executions")
+
+    assert shop_history.status_code == 200, shop_history.text
+    assert [e["id"] for e in shop_history.json()["items"]] == [shop_one["id"]]
+    assert [e["id"] for e in default_history.json()["items"]] == [default_one["id"]]
+    assert default_scoped.json() == default_history.json()
+
+
+async def test_an_execution_of_another_project_is_not_found(
+    client: httpx.AsyncClient, shop: httpx.AsyncClient, shop_root: str, repos: Repos
+) -> None:
+    shop_one = await run_to_end(shop, repos.no_python, root=shop_root)
+
+    unscoped = await client.get(f"{API}/executions/{shop_one['id']}")
+    default_scoped = await client.get(f"{scoped(DEFAULT_PROJECT)}/executions/{shop_one['id']}")
+
+    assert_problem(unscoped, 404, "execution_not_found")
+    assert_problem(default_scoped, 404, "execution_not_found")
+    assert (await shop.get(f"{shop_root}/executions/{shop_one['id']}")).status_code == 200

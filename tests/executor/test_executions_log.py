@@ -1,4 +1,5 @@
-"""GET /executions/{id}/log: the output by byte offset, followed live, kept up to a cap."""
+"""GET /executions/{id}/log: the output by byte offset, followed live, kept up to a cap; the
+log of another project's execution is not there."""
 
 from __future__ import annotations
 
@@ -179,3 +180,18 @@ async def test_a_log_past_its_cap_is_cut_and_the_execution_still_completes(
         assert execution["run_id"] is not None
         run = (await results.get(f"{API}/runs/{execution['run_id']}")).json()
         assert run["stats"]["passed"] == 1
+
+
+async def test_the_log_of_another_projects_execution_is_not_found(
+    client: httpx.AsyncClient, shop: httpx.AsyncClient, shop_root: str, repos: Repos
+) -> None:
+    shop_one = await run_to_end(shop, repos.no_python, root=shop_root)
+
+    once = await client.get(log_url(shop_one))
+    followed = await client.get(log_url(shop_one), params={"follow": "true"})
+
+    assert_problem(once, 404, "execution_not_found")
+    assert_problem(followed, 404, "execution_not_found")
+    own = await shop.get(f"{shop_root}/executions/{shop_one['id']}/log")
+    assert own.status_code == 200
+    assert own.content

@@ -1,5 +1,6 @@
 """The queue: one execution runs at a time, the rest wait in posting order with their
-positions; GET /executions/current names the running one; a full queue is 429."""
+positions; GET /executions/current names the running one; a full queue is 429. The queue is one
+for every project: a position counts every project's executions waiting ahead."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.executor.executor_api import (
     JSON,
     assert_ended,
     execution_body,
+    get_execution,
     post_execution,
     wait_finished,
     wait_hanging_started,
@@ -197,3 +199,51 @@ async def test_an_execution_posted_to_an_idle_executor_starts_without_waiting_fo
         created = await post_execution(client, repos.no_tests)
         await wait_until(client, created["id"], lambda e: e["status"] != "pending", within=20)
         await wait_finished(client, created["id"])
+
+
+async def test_current_is_the_running_execution_of_the_requests_project_only(
+    client: httpx.AsyncClient,
+    shop: httpx.AsyncClient,
+    shop_root: str,
+    repos: Repos,
+    pid_dir: Path,
+) -> None:
+    known = pid_files(pid_dir)
+    blocker = await post_execution(client, repos.hanging)
+    await wait_hanging_started(pid_dir, known)
+
+    in_shop = await shop.get(f"{shop_root}/executions/current")
+    in_default = await client.get(f"{API}/executions/current")
+
+    assert in_shop.status_code == 204, in_shop.text
+    assert in_shop.content == b""
+    assert in_default.status_code == 200
+    assert in_default.json()["id"] == blocker["id"]
+    await client.post(f"{API}/executions/{blocker['id']}/cancel")
+    await wait_finished(client, blocker["id"])
+
+
+async def test_a_position_counts_the_executions_of_every_project_waiting_ahead(
+    client: httpx.AsyncClient,
+    shop: httpx.AsyncClient,
+    shop_root: str,
+    repos: Repos,
+    pid_dir: Path,
+) -> None:
+    known = pid_files(pid_dir)
+    blocker = await post_execution(client, repos.hanging)
+    await wait_hanging_started(pid_dir, known)
+    ahead = await post_execution(client, repos.passing)
+
+    waiting = await post_execution(shop, repos.passing, root=shop_root)
+
+    assert waiting["position"] == 2
+    listed = (await shop.get(f"{shop_root}/executions")).json()["items"]
+    assert [(e["id"], e["position"]) for e in listed] == [(waiting["id"], 2)]
+    await client.post(f"{API}/executions/{ahead['id']}/cancel")
+    moved_up = await get_execution(shop, waiting["id"], root=shop_root)
+    assert moved_up["position"] == 1
+    await shop.post(f"{shop_root}/executions/{waiting['id']}/cancel")
+    await client.post(f"{API}/executions/{blocker['id']}/cancel")
+    await wait_finished(client, blocker["id"])
+    assert waiting["id"] not in (await client.get(f"{API}/executions")).text

@@ -42,6 +42,7 @@ from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database, utcnow
 from testops_kit.migrations import upgrade
 from testops_kit.processes import pid_alive
+from testops_kit.projects import DEFAULT_PROJECT
 from testops_kit.testing import postgres_test_url, wait_for
 
 ELSEWHERE = "build-agent-7.elsewhere.invalid"
@@ -80,6 +81,7 @@ async def insert_running(
         session.add(
             Execution(
                 id=execution_id,
+                project=DEFAULT_PROJECT,
                 status="running",
                 phase="testing",
                 repo_url=repos.passing.url,

@@ -20,6 +20,7 @@ from testops_gateway.openapi import (
     merge_documents,
     merge_with_report,
 )
+from testops_kit.testing import principal_settings, upload_signing_settings
 from testops_results.main import create_app as create_results
 from testops_results.settings import ResultsSettings
 
@@ -39,7 +40,11 @@ def service_documents(tmp_path_factory: pytest.TempPathFactory) -> Documents:
     return {
         "catalog": create_catalog(CatalogSettings(data_dir=data / "catalog")).openapi(),
         "results": create_results(ResultsSettings(data_dir=data / "results")).openapi(),
-        "executor": create_executor(ExecutorSettings(data_dir=data / "executor")).openapi(),
+        "executor": create_executor(
+            ExecutorSettings(
+                data_dir=data / "executor", **principal_settings(), **upload_signing_settings()
+            )
+        ).openapi(),
     }
 
 

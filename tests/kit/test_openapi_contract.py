@@ -18,6 +18,7 @@ from testops_catalog.settings import CatalogSettings
 from testops_executor.main import create_app as create_executor_app
 from testops_executor.settings import ExecutorSettings
 from testops_kit.errors import PROBLEM_CONTENT_TYPE
+from testops_kit.testing import principal_settings, upload_signing_settings
 from testops_results.main import create_app as create_results_app
 from testops_results.settings import ResultsSettings
 
@@ -27,7 +28,9 @@ Document = dict[str, Any]
 SERVICES: dict[str, Callable[[Path], FastAPI]] = {
     "catalog": lambda data_dir: create_catalog_app(CatalogSettings(data_dir=data_dir)),
     "results": lambda data_dir: create_results_app(ResultsSettings(data_dir=data_dir)),
-    "executor": lambda data_dir: create_executor_app(ExecutorSettings(data_dir=data_dir)),
+    "executor": lambda data_dir: create_executor_app(
+        ExecutorSettings(data_dir=data_dir, **principal_settings(), **upload_signing_settings())
+    ),
 }
 
 PROBLEM_CONTENT = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -13,18 +13,25 @@ from fastapi import FastAPI
 
 from testops_executor.executions.endpoints import router as executions_router
 from testops_executor.executions.queue import Slot
+from testops_executor.pipeline.uploads import upload_signer
 from testops_executor.settings import ExecutorSettings
 from testops_kit.app import create_service_app, open_database
+from testops_kit.principal import gateway_verifier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ExecutorSettings) -> FastAPI:
+    """The executor app. Without the gateway's public key or the executor's own upload key it
+    is not made: :class:`~testops_kit.principal.MissingKey` says which setting gives it."""
+    principals = gateway_verifier(settings, audience="executor")
+    signer = upload_signer(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_database(app, settings, MIGRATIONS) as database:
             app.state.settings = settings
-            slot = Slot(database, settings)
+            slot = Slot(database, settings, signer)
             app.state.slot = slot
             worker = asyncio.create_task(slot.run_forever())
             try:
@@ -44,4 +51,5 @@ def create_app(settings: ExecutorSettings) -> FastAPI:
         routers=[executions_router],
         tags={"executions": "Queued, running and finished executions of a suite, and their logs."},
         lifespan=lifespan,
+        principals=principals,
     )

@@ -29,11 +29,18 @@ class Base(DeclarativeBase):
 class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
-        Index("ix_executions_created_at_id", "created_at", "id"),
+        # A project's history, newest first, and by status (its running one, its finished ones).
+        Index("ix_executions_project_created_at_id", "project", "created_at", "id"),
+        Index(
+            "ix_executions_project_status_created_at_id", "project", "status", "created_at", "id"
+        ),
+        # The queue, one for every project: the oldest pending first.
         Index("ix_executions_status_created_at_id", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project: Mapped[str] = mapped_column(String(16))
+    """The key of the project the execution belongs to; its log and its run belong there too."""
     status: Mapped[str] = mapped_column(String(16))
     phase: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(16))
@@ -55,6 +62,8 @@ class Execution(Base):
     log_size: Mapped[int] = mapped_column(BigInteger, default=0)
     log_truncated: Mapped[bool] = mapped_column(default=False)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    """The name of whoever queued it (the principal's), which its upload is made in."""
     owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None] = mapped_column(index=True)
 

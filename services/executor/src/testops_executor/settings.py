@@ -8,12 +8,12 @@ from typing import Annotated, ClassVar
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from testops_kit.settings import DatabaseSettings, service_config
+from testops_kit.settings import DatabaseSettings, PrincipalSettings, service_config
 
 CommaList = Annotated[list[str], NoDecode]
 
 
-class ExecutorSettings(DatabaseSettings):
+class ExecutorSettings(DatabaseSettings, PrincipalSettings):
     model_config = service_config("TESTOPS_EXECUTOR_")
     service_name: ClassVar[str] = "executor"
 
@@ -90,6 +90,21 @@ class ExecutorSettings(DatabaseSettings):
         default=1.0, gt=0, description="How often an idle executor looks for queued work."
     )
     upload_attempts: int = Field(default=3, ge=1, description="Tries of the upload to results.")
+    upload_signing_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The executor's own Ed25519 private key (PEM) it signs each upload to results with "
+            "(results checks it with its `EXECUTOR_PUBLIC_KEY`); never logged, never given to "
+            "the commands it runs. Default: the file `UPLOAD_SIGNING_KEY_FILE`."
+        ),
+    )
+    upload_signing_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file holding that key. Default: `<DATA_DIR>/keys/executor.pem`, which `make run` "
+            "makes."
+        ),
+    )
 
     @field_validator("allowed_repo_schemes", "allowed_repo_hosts", mode="before")
     @classmethod
@@ -112,3 +127,7 @@ class ExecutorSettings(DatabaseSettings):
     @property
     def resolved_uv_cache_dir(self) -> Path:
         return (self.uv_cache_dir or self.data_dir / "uv-cache").resolve()
+
+    @property
+    def resolved_upload_signing_key_file(self) -> Path:
+        return self.upload_signing_key_file or self.data_dir / "keys" / "executor.pem"

@@ -1,4 +1,8 @@
-"""Routes of /executions: queue a suite, follow it, cancel it, read its log."""
+"""Routes of /executions: queue a suite, follow it, cancel it, read its log.
+
+Every execution belongs to the project it was posted in, and every route sees only the
+executions of the request's project; the queue they wait in is one for all projects.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from testops_kit.app import LOCATION_HEADER
 from testops_kit.database import Database, SessionDep, utcnow
 from testops_kit.errors import InvalidRequest, field_error, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import PrincipalDep, ProjectDep, api_url
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -51,14 +56,21 @@ def _default_run_name(repo_url: str, branch: str | None) -> str:
     return f"{name} {branch}" if branch else name
 
 
-async def _get(session: SessionDep, execution_id: str) -> Execution:
-    execution = await session.get(Execution, execution_id)
+async def _get(
+    session: SessionDep, project: str, execution_id: str, *, for_update: bool = False
+) -> Execution:
+    """The execution of ``project``; one of another project is not found, as a missing one."""
+    execution = await repository.get(
+        session, project=project, execution_id=execution_id, for_update=for_update
+    )
     if execution is None:
         raise ExecutionNotFound(f"No execution {execution_id}.")
     return execution
 
 
 async def _out(session: SessionDep, execution: Execution) -> ExecutionOut:
+    # The place in the whole queue, every project's executions counted: what tells how long
+    # it will wait.
     position = None
     if execution.status == "pending":
         position = (await repository.queue_positions(session)).get(execution.id)
@@ -84,6 +96,7 @@ async def _out(session: SessionDep, execution: Execution) -> ExecutionOut:
 )
 async def create_execution(
     data: ExecutionCreate,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -116,6 +129,8 @@ async def create_execution(
         )
     execution = Execution(
         id=str(uuid.uuid4()),
+        project=principal.project,
+        created_by=principal.name,
         status="pending",
         repo_url=data.repo_url,
         branch=data.branch,
@@ -133,19 +148,20 @@ async def create_execution(
     # The row is committed before the response is sent and background tasks run after it:
     # woken any sooner, the slot would look for the execution before it can be seen.
     background.add_task(request.app.state.slot.wake.set)
-    response.headers["Location"] = f"/api/v1/executions/{execution.id}"
+    response.headers["Location"] = api_url(request, f"/executions/{execution.id}")
     return await _out(session, execution)
 
 
 @router.get("", summary="List executions, newest first", responses=problem_responses(422))
 async def list_executions(
+    project: ProjectDep,
     session: SessionDep,
     status: Annotated[list[Status], Query(description="Status; repeat for any of several.")] = [],  # noqa: B006
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ExecutionOut]:
     executions, next_cursor = await repository.list_executions(
-        session, statuses=list(status), cursor=cursor, limit=limit
+        session, project=project, statuses=list(status), cursor=cursor, limit=limit
     )
     positions = await repository.queue_positions(session)
     return Page(
@@ -155,23 +171,23 @@ async def list_executions(
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Clear finished executions")
-async def clear_executions(session: SessionDep) -> Response:
-    """Completed, failed and cancelled executions go, with their logs; pending and running
-    ones stay."""
-    await repository.clear_finished(session)
+async def clear_executions(project: ProjectDep, session: SessionDep) -> Response:
+    """The project's completed, failed and cancelled executions go, with their logs; pending
+    and running ones stay, and other projects' are not touched."""
+    await repository.clear_finished(session, project=project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
     "/current",
-    summary="The running execution",
+    summary="The project's running execution",
     responses={
-        200: {"model": ExecutionOut, "description": "The running execution."},
-        204: {"description": "Nothing is running."},
+        200: {"model": ExecutionOut, "description": "The project's running execution."},
+        204: {"description": "Nothing of the project is running."},
     },
 )
-async def get_current_execution(session: SessionDep) -> Response:
-    execution = await repository.current(session)
+async def get_current_execution(project: ProjectDep, session: SessionDep) -> Response:
+    execution = await repository.current(session, project=project)
     if execution is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     body = ExecutionOut.of(execution).model_dump_json()
@@ -179,8 +195,10 @@ async def get_current_execution(session: SessionDep) -> Response:
 
 
 @router.get("/{execution_id}", summary="Get an execution", responses=problem_responses(404))
-async def get_execution(execution_id: ExecutionIdPath, session: SessionDep) -> ExecutionOut:
-    return await _out(session, await _get(session, execution_id))
+async def get_execution(
+    execution_id: ExecutionIdPath, project: ProjectDep, session: SessionDep
+) -> ExecutionOut:
+    return await _out(session, await _get(session, project, execution_id))
 
 
 @router.post(
@@ -189,13 +207,13 @@ async def get_execution(execution_id: ExecutionIdPath, session: SessionDep) -> E
     summary="Cancel an execution",
     responses=problem_responses(404, 409),
 )
-async def cancel_execution(execution_id: ExecutionIdPath, session: SessionDep) -> ExecutionOut:
+async def cancel_execution(
+    execution_id: ExecutionIdPath, project: ProjectDep, session: SessionDep
+) -> ExecutionOut:
     """A pending execution is cancelled at once; a running one is stopped (its whole process
     group: TERM, then KILL after the grace period) by the process running it."""
     # Locked: a claim that commits meanwhile is waited for, and its `running` seen.
-    execution = await session.get(Execution, execution_id, with_for_update=True)
-    if execution is None:
-        raise ExecutionNotFound(f"No execution {execution_id}.")
+    execution = await _get(session, project, execution_id, for_update=True)
     if execution.status == "pending":
         execution.status = "cancelled"
         execution.outcome = "cancelled"
@@ -233,13 +251,14 @@ async def cancel_execution(execution_id: ExecutionIdPath, session: SessionDep) -
 )
 async def get_execution_log(
     execution_id: ExecutionIdPath,
+    project: ProjectDep,
     request: Request,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, description="Start at this byte.")] = 0,
     follow: Annotated[bool, Query(description="Stream until the execution ends.")] = False,
 ) -> StreamingResponse:
     """`X-Log-Size` is the log's size now; `X-More-Data` says whether more may come."""
-    execution = await _get(session, execution_id)
+    execution = await _get(session, project, execution_id)
     data = await repository.log_bytes(session, execution_id, offset)
     size = execution.log_size
     more = execution.status in ("pending", "running")

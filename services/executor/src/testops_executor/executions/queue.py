@@ -1,6 +1,9 @@
 """The queue and the single slot: claim the oldest pending execution, hold it by a lease
 renewed by heartbeat (which also carries a cancel request), run it, record how it ended.
 
+The queue is one for all projects, in the order executions were posted: a slot runs whatever
+came first, whichever project it belongs to.
+
 On PostgreSQL several executor processes share the queue (``FOR UPDATE SKIP LOCKED``); a
 reaper ends executions whose lease expired as ``failed``/``lost`` and never runs them again.
 On SQLite there is one executor process.
@@ -25,6 +28,7 @@ from testops_executor.pipeline.runner import Finished, Job, Runner
 from testops_executor.settings import ExecutorSettings
 from testops_kit.database import Database, utcnow
 from testops_kit.logging import get_logger
+from testops_kit.principal import PrincipalSigner
 from testops_kit.processes import left_by_gone_process, owner, owner_gone, tagged
 
 log = get_logger(__name__)
@@ -33,9 +37,12 @@ log = get_logger(__name__)
 class Slot:
     """One execution at a time, for as long as the process runs."""
 
-    def __init__(self, database: Database, settings: ExecutorSettings) -> None:
+    def __init__(
+        self, database: Database, settings: ExecutorSettings, upload_signer: PrincipalSigner
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.upload_signer = upload_signer
         self.wake = asyncio.Event()
         self._owner = owner()
         self._cancel = asyncio.Event()
@@ -120,10 +127,14 @@ class Slot:
                 suite_params=dict(execution.suite_params or {}),
                 run_name=execution.run_name,
                 timeout_s=execution.timeout_s,
+                project=execution.project,
+                created_by=execution.created_by,
             )
 
     async def execute(self, job: Job, results: httpx.AsyncClient) -> None:
-        log.info("execution_started", execution_id=job.id, repo_url=job.repo_url)
+        log.info(
+            "execution_started", execution_id=job.id, project=job.project, repo_url=job.repo_url
+        )
         workspace = self.settings.resolved_workspace_dir / tagged(job.id)
         await anyio.to_thread.run_sync(lambda: workspace.mkdir(parents=True, exist_ok=True))
         cancelled = asyncio.Event()
@@ -132,7 +143,12 @@ class Slot:
             await self._update(job.id, phase=phase)
             log.info("execution_phase", execution_id=job.id, phase=phase)
 
-        runner = Runner(settings=self.settings, results=results, set_phase=set_phase)
+        runner = Runner(
+            settings=self.settings,
+            results=results,
+            set_phase=set_phase,
+            signer=self.upload_signer,
+        )
         async with ExecutionLog(
             self.database, job.id, max_bytes=self.settings.log_max_bytes
         ) as out:

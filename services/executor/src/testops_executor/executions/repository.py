@@ -1,4 +1,4 @@
-"""Every query of /executions."""
+"""Every query of /executions: a project's executions, and the one queue of every project's."""
 
 from __future__ import annotations
 
@@ -25,7 +25,19 @@ async def lock_queue(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": QUEUE_LOCK})
 
 
+async def get(
+    session: AsyncSession, *, project: str, execution_id: str, for_update: bool = False
+) -> Execution | None:
+    """The execution ``execution_id`` of ``project`` (locked until the transaction ends when
+    ``for_update``); None for one of another project too."""
+    statement = select(Execution).where(Execution.id == execution_id, Execution.project == project)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
 async def pending_count(session: AsyncSession) -> int:
+    """Executions waiting, of every project: the queue's limit is the executor pool's."""
     return int(
         await session.scalar(
             select(func.count()).select_from(Execution).where(Execution.status == "pending")
@@ -35,7 +47,8 @@ async def pending_count(session: AsyncSession) -> int:
 
 
 async def queue_positions(session: AsyncSession) -> dict[str, int]:
-    """Each pending execution's place in the queue, 1 for the next one."""
+    """Each pending execution's place in the queue, 1 for the next one, every project's
+    counted: the queue is one."""
     ids = (
         await session.scalars(
             select(Execution.id)
@@ -47,9 +60,14 @@ async def queue_positions(session: AsyncSession) -> dict[str, int]:
 
 
 async def list_executions(
-    session: AsyncSession, *, statuses: Sequence[str], cursor: str | None, limit: int
+    session: AsyncSession,
+    *,
+    project: str,
+    statuses: Sequence[str],
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Execution], str | None]:
-    statement: Select[Execution] = select(Execution)
+    statement: Select[Execution] = select(Execution).where(Execution.project == project)
     if statuses:
         statement = statement.where(Execution.status.in_(statuses))
     rows = (
@@ -58,19 +76,23 @@ async def list_executions(
     return NEWEST_FIRST.page(rows, limit=limit, key=lambda e: (e.created_at, e.id))
 
 
-async def current(session: AsyncSession) -> Execution | None:
+async def current(session: AsyncSession, *, project: str) -> Execution | None:
+    """The running execution of ``project``, if any."""
     return await session.scalar(
         select(Execution)
-        .where(Execution.status == "running")
+        .where(Execution.project == project, Execution.status == "running")
         .order_by(Execution.started_at, Execution.id)
         .limit(1)
     )
 
 
-async def clear_finished(session: AsyncSession) -> None:
-    finished = select(Execution.id).where(Execution.status.in_(FINISHED))
-    await session.execute(delete(LogChunk).where(LogChunk.execution_id.in_(finished)))
-    await session.execute(delete(Execution).where(Execution.status.in_(FINISHED)))
+async def clear_finished(session: AsyncSession, *, project: str) -> None:
+    """Remove ``project``'s finished executions and their logs."""
+    finished = (Execution.project == project, Execution.status.in_(FINISHED))
+    await session.execute(
+        delete(LogChunk).where(LogChunk.execution_id.in_(select(Execution.id).where(*finished)))
+    )
+    await session.execute(delete(Execution).where(*finished))
 
 
 async def log_bytes(session: AsyncSession, execution_id: str, offset: int) -> bytes:

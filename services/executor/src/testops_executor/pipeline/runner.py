@@ -23,8 +23,11 @@ import httpx
 from testops_executor.pipeline.checks import has_pytest_config, pytest_options
 from testops_executor.pipeline.logs import ExecutionLog
 from testops_executor.pipeline.process import PhaseTimeout, run_command
+from testops_executor.pipeline.uploads import RESULTS_AUDIENCE, upload_principal
 from testops_executor.settings import ExecutorSettings
 from testops_kit.logging import get_logger
+from testops_kit.principal import HEADER as PRINCIPAL_HEADER
+from testops_kit.principal import PrincipalSigner
 
 log = get_logger(__name__)
 
@@ -41,6 +44,8 @@ class Job:
     suite_params: dict[str, Any]
     run_name: str
     timeout_s: int
+    project: str
+    created_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,6 +72,7 @@ class Runner:
     settings: ExecutorSettings
     results: httpx.AsyncClient
     set_phase: Callable[[str], Awaitable[None]]
+    signer: PrincipalSigner
     commit: str | None = field(default=None, init=False)
     _workspace: Path | None = field(default=None, init=False)
 
@@ -297,11 +303,17 @@ class Runner:
         archive = workspace / "allure-results.tar.gz"
         await anyio.to_thread.run_sync(_pack, results, archive)
         attempts = self.settings.upload_attempts
+        principal = upload_principal(
+            execution_id=job.id, project=job.project, created_by=job.created_by
+        )
         for attempt in range(1, attempts + 1):
+            # Signed afresh for each attempt: a principal lives seconds, retries wait longer.
+            headers = {PRINCIPAL_HEADER: self.signer.sign(principal, audience=RESULTS_AUDIENCE)}
             try:
                 with archive.open("rb") as body:
                     answer = await self.results.post(
                         "/api/v1/runs",
+                        headers=headers,
                         data={
                             "run_name": job.run_name,
                             "execution_id": job.id,
