@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from testops_gateway.auth import new_token, token_line
 from testops_gateway.main import create_app
@@ -99,6 +100,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 StartGateway = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+_APPS: dict[httpx.AsyncClient, FastAPI] = {}
+
+
+def app_of(client: httpx.AsyncClient) -> FastAPI:
+    """The gateway app a client of :func:`start_gateway` talks to."""
+    return _APPS[client]
 
 
 @pytest.fixture
@@ -120,8 +127,13 @@ def start_gateway(
             **gateway_principal_settings(),
             **overrides,
         }
-        async with app_client(create_app(GatewaySettings(**values))) as client:
-            yield client
+        app = create_app(GatewaySettings(**values))
+        async with app_client(app) as client:
+            _APPS[client] = app
+            try:
+                yield client
+            finally:
+                del _APPS[client]
 
     return start
 

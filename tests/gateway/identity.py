@@ -134,12 +134,25 @@ class Account:
 
 
 @asynccontextmanager
-async def browser(gateway: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """Another client of the same gateway app, with a cookie jar of its own."""
+async def browser(
+    gateway: httpx.AsyncClient, *, address: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Another client of ``gateway``'s app with a cookie jar of its own, calling from
+    ``address`` (by default one no other browser uses: sign-ins are throttled per address)."""
+    transport = gateway._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    address = address or new_address()
     async with httpx.AsyncClient(
-        transport=gateway._transport, base_url=str(gateway.base_url)
+        transport=httpx.ASGITransport(app=transport.app, client=(address, 40000)),
+        base_url=str(gateway.base_url),
     ) as client:
         yield client
+
+
+def new_address() -> str:
+    """An IPv4 address no other test uses."""
+    raw = uuid.uuid4().bytes
+    return f"10.{raw[0]}.{raw[1]}.{raw[2]}"
 
 
 async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> str:

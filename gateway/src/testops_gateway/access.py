@@ -364,7 +364,11 @@ class AccessControl:
             project: str | None = principal.project
         else:
             matched = scope.get("route")
-            route = getattr(matched, "path", None) or UNMATCHED
+            template = getattr(matched, "path", None)
+            # The route as its router declared it: the routers are included under /api/v1.
+            route = f"{_API[:-1]}{template}" if template else UNMATCHED
+            if template and template.startswith(_API):
+                route = template
             action = getattr(matched, "name", None)
             project = project_of(path)
         client = scope.get("client")

@@ -113,12 +113,12 @@ class GatewaySettings(DatabaseSettings):
     )
     session_idle_s: int = Field(
         default=8 * 3600,
-        ge=60,
+        ge=1,
         description="A browser session unused this long ends (its user signs in again).",
     )
     session_max_age_s: int = Field(
         default=7 * 24 * 3600,
-        ge=60,
+        ge=1,
         description="A browser session ends this long after its sign-in, however busy it is.",
     )
     login_max_failures: int = Field(
