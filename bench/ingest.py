@@ -48,6 +48,8 @@ import httpx
 import psutil
 from sqlalchemy.engine import make_url
 
+from testops_kit.testing import PrincipalAuth, test_public_key
+
 SERVER_ENV = "TESTOPS_BENCH_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ALLURE_ENV = "TESTOPS_RESULTS_ALLURE_CLI"
@@ -888,6 +890,9 @@ def main() -> None:
                 TESTOPS_RESULTS_LOG_LEVEL="info" if args.phases else "warning",
                 TESTOPS_RESULTS_LOG_FORMAT="json",
                 TESTOPS_RESULTS_DATA_DIR=str(work / "data"),
+                # The service answers only what a principal vouches for: the bench signs as
+                # the gateway would, with the test key.
+                TESTOPS_RESULTS_PRINCIPAL_PUBLIC_KEY=test_public_key(),
             )
             s3_server: psutil.Process | None = None
             if args.s3:
@@ -931,7 +936,9 @@ def main() -> None:
             uploads: list[Upload] = []
             load_before = loadavg()
             timeout = httpx.Timeout(900.0, connect=10.0)
-            with httpx.Client(base_url=base_url, timeout=timeout) as client:
+            with httpx.Client(
+                base_url=base_url, timeout=timeout, auth=PrincipalAuth("results")
+            ) as client:
                 for n in range(1, args.repeat + 1):
                     try:
                         result = upload(

@@ -52,7 +52,7 @@ from ingest import (
     loadavg,
     pack,
 )
-from testops_kit.testing import ServiceProcess, service_process
+from testops_kit.testing import PrincipalAuth, ServiceProcess, service_process
 
 SERVER_ENV = "TESTOPS_BENCH_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -429,7 +429,10 @@ def bench(
     load_before = loadavg()
     print(f"load average {load_before} before the rounds", flush=True)
     timeout = httpx.Timeout(900.0, connect=10.0)
-    with httpx.Client(base_url=service.url, timeout=timeout, trust_env=False) as client:
+    # service_process makes the service trust the test key; the bench signs as the gateway would.
+    with httpx.Client(
+        base_url=service.url, timeout=timeout, trust_env=False, auth=PrincipalAuth("results")
+    ) as client:
         for n in range(1, args.rounds + 1):
             name = "bench report" if args.same_name else f"bench report #{n}"
             run = upload_run(client, data, name)

@@ -39,7 +39,9 @@ def service_documents(tmp_path_factory: pytest.TempPathFactory) -> Documents:
     data = tmp_path_factory.mktemp("gateway-openapi")
     return {
         "catalog": create_catalog(CatalogSettings(data_dir=data / "catalog")).openapi(),
-        "results": create_results(ResultsSettings(data_dir=data / "results")).openapi(),
+        "results": create_results(
+            ResultsSettings(data_dir=data / "results", **principal_settings())
+        ).openapi(),
         "executor": create_executor(
             ExecutorSettings(
                 data_dir=data / "executor", **principal_settings(), **upload_signing_settings()

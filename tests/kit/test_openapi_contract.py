@@ -27,7 +27,9 @@ Document = dict[str, Any]
 # Only .openapi() is called: no lifespan, so nothing is opened in data_dir.
 SERVICES: dict[str, Callable[[Path], FastAPI]] = {
     "catalog": lambda data_dir: create_catalog_app(CatalogSettings(data_dir=data_dir)),
-    "results": lambda data_dir: create_results_app(ResultsSettings(data_dir=data_dir)),
+    "results": lambda data_dir: create_results_app(
+        ResultsSettings(data_dir=data_dir, **principal_settings())
+    ),
     "executor": lambda data_dir: create_executor_app(
         ExecutorSettings(data_dir=data_dir, **principal_settings(), **upload_signing_settings())
     ),

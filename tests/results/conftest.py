@@ -26,16 +26,21 @@ from tests.results.results_api import (
     SMALL_MAX_ARCHIVE_MEMBERS,
     SMALL_MAX_UPLOAD_FILES,
     CreateRun,
+    NewProject,
     PostRun,
+    Project,
     Stored,
     Upload,
     every_item,
+    executor_key_settings,
     folder_files,
+    gateway_auth,
+    new_project_key,
     post_run_with,
     stored_by,
 )
 
-from testops_kit.testing import app_client
+from testops_kit.testing import app_client, principal_settings
 from testops_results.main import create_app
 from testops_results.settings import ResultsSettings
 
@@ -85,15 +90,19 @@ def results_settings_factory(
     storage_settings_factory: Callable[[str], dict[str, Any]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., ResultsSettings]:
-    """Settings of a results app on a new database and storage; ``overrides`` win."""
+    """Settings of a results app on a new database and storage, trusting the test signing
+    key (as the gateway's) and the test executor key; ``overrides`` win."""
 
     def make(name: str = "results", **overrides: Any) -> ResultsSettings:
-        return ResultsSettings(
-            database_url=database_url_factory(name),
+        values: dict[str, Any] = {
+            "database_url": database_url_factory(name),
             **storage_settings_factory(name),
-            data_dir=tmp_path_factory.mktemp(name),
+            "data_dir": tmp_path_factory.mktemp(name),
+            **principal_settings(),
+            **executor_key_settings(),
             **overrides,
-        )
+        }
+        return ResultsSettings(**values)
 
     return make
 
@@ -127,6 +136,42 @@ def small_app(results_settings_factory: Callable[..., ResultsSettings]) -> FastA
 async def small_client(small_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(small_app) as client:
         yield client
+
+
+# --- projects
+
+
+@pytest.fixture(params=["unscoped", "scoped"])
+def path_form(request: pytest.FixtureRequest) -> str:
+    """``unscoped`` (``/api/v1/runs``, the principal's project) or ``scoped``
+    (``/api/v1/projects/{key}/runs``): tests that use it run in both forms."""
+    form: str = request.param
+    return form
+
+
+@pytest.fixture
+async def new_project(
+    results_app: FastAPI, client: httpx.AsyncClient, path_form: str
+) -> AsyncIterator[NewProject]:
+    """``new_project()``: a project no other test acts in, with a client of the session's app
+    signed for it and the path form of the test."""
+    made: list[httpx.AsyncClient] = []
+
+    def make() -> Project:
+        key = new_project_key()
+        project_client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=results_app),
+            base_url="http://testserver",
+            auth=gateway_auth(key),
+        )
+        made.append(project_client)
+        return Project(
+            key, project_client, API if path_form == "unscoped" else f"{API}/projects/{key}"
+        )
+
+    yield make
+    for project_client in made:
+        await project_client.aclose()
 
 
 # --- uploads

@@ -56,18 +56,19 @@ def tiny_results(*statuses: str, prefix: str = "test") -> list[tuple[str, bytes]
     return files
 
 
-async def report_of(client: httpx.AsyncClient, run_id: int) -> JSON:
-    response = await client.get(f"{API}/runs/{run_id}/report")
+async def report_of(client: httpx.AsyncClient, run_id: int, *, api: str = API) -> JSON:
+    response = await client.get(f"{api}/runs/{run_id}/report")
     assert response.status_code == 200, response.text
     body: JSON = response.json()
     return body
 
 
-async def wait_until_built(client: httpx.AsyncClient, run_id: int) -> JSON:
-    """The report's state once its build has ended (``ready`` or ``failed``)."""
+async def wait_until_built(client: httpx.AsyncClient, run_id: int, *, api: str = API) -> JSON:
+    """The report's state once its build has ended (``ready`` or ``failed``), read under
+    ``api`` (``/api/v1`` or ``/api/v1/projects/{key}``)."""
 
     async def ended() -> JSON | None:
-        report = await report_of(client, run_id)
+        report = await report_of(client, run_id, api=api)
         return report if report["status"] in ("ready", "failed") else None
 
     return await wait_for(ended, within=BUILD_WITHIN_S, interval=0.1)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+
+from testops_kit.principal import (
+    EXECUTOR_ISSUER,
+    HEADER,
+    Principal,
+    PrincipalSigner,
+    load_private_key,
+)
+from testops_kit.testing import (
+    TEST_PRINCIPAL,
+    PrincipalAuth,
+    test_executor_public_key,
+    test_executor_signing_key,
+)
 
 API = "/api/v1"
 JSON = dict[str, Any]
@@ -42,11 +57,12 @@ def new_run_name() -> str:
 
 
 async def post_run_with(
-    client: httpx.AsyncClient, files: Iterable[Upload], **fields: str
+    client: httpx.AsyncClient, files: Iterable[Upload], *, api: str = API, **fields: str
 ) -> httpx.Response:
-    """``POST /runs`` with ``files`` and form ``fields`` (a unique ``run_name`` unless given)."""
+    """``POST /runs`` (under ``api``: ``/api/v1`` or ``/api/v1/projects/{key}``) with ``files``
+    and form ``fields`` (a unique ``run_name`` unless given)."""
     data = {"run_name": new_run_name(), **fields}
-    return await client.post(f"{API}/runs", data=data, files=form_files(files))
+    return await client.post(f"{api}/runs", data=data, files=form_files(files))
 
 
 async def every_item(client: httpx.AsyncClient, path: str, **params: Any) -> list[JSON]:
@@ -76,3 +92,101 @@ async def stored_by(client: httpx.AsyncClient, app: FastAPI) -> Stored:
     runs = await every_item(client, f"{API}/runs", deleted="include")
     keys = [info.key async for info in app.state.storage.list("")]
     return Stored(frozenset(run["id"] for run in runs), frozenset(keys))
+
+
+# --- who a request comes from
+
+
+def new_project_key() -> str:
+    """A project key no other test uses (``P3F2A9C1B``)."""
+    return f"P{uuid.uuid4().hex[:8].upper()}"
+
+
+def admin_of(project: str) -> Principal:
+    """The test principal (an instance admin), acting in ``project``."""
+    return replace(TEST_PRINCIPAL, project=project)
+
+
+def gateway_auth(project: str) -> httpx.Auth:
+    """Signs each request as the gateway would for an admin acting in ``project``."""
+    return PrincipalAuth("results", admin_of(project))
+
+
+def executor_key_settings() -> dict[str, str]:
+    """The settings (keyword arguments) that make results trust the test executor key."""
+    return {"executor_public_key": test_executor_public_key()}
+
+
+def execution_principal(project: str) -> Principal:
+    """Who an execution's upload comes from, as the executor signs it."""
+    return Principal(
+        subject=f"execution:{uuid.uuid4()}",
+        name="executor",
+        project=project,
+        role="editor",
+        scopes=frozenset({"write"}),
+    )
+
+
+class SignedBy(httpx.Auth):
+    """Signs ``principal`` for ``audience`` into every request with ``signer``: the executor's
+    key, or one results has never heard of."""
+
+    def __init__(
+        self, signer: PrincipalSigner, principal: Principal, *, audience: str = "results"
+    ) -> None:
+        self.signer = signer
+        self.principal = principal
+        self.audience = audience
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[HEADER] = self.signer.sign(self.principal, audience=self.audience)
+        yield request
+
+
+def executor_auth(project: str) -> httpx.Auth:
+    """Signs each request as the executor signs an execution's upload to ``project``."""
+    signer = PrincipalSigner(load_private_key(test_executor_signing_key()), issuer=EXECUTOR_ISSUER)
+    return SignedBy(signer, execution_principal(project))
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project the tests act in: its key, a client signed for an admin of it, and the root
+    of the path form its requests use (``/api/v1`` or ``/api/v1/projects/{key}``)."""
+
+    key: str
+    client: httpx.AsyncClient
+    api: str
+
+    async def upload(self, files: Iterable[Upload], **fields: str) -> JSON:
+        """``POST /runs`` in this project (it must succeed): the run."""
+        response = await post_run_with(self.client, files, api=self.api, **fields)
+        assert response.status_code == 201, response.text
+        run: JSON = response.json()
+        return run
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(f"{self.api}{path}", params=params)
+
+    async def every(self, path: str, **params: Any) -> list[JSON]:
+        return await every_item(self.client, f"{self.api}{path}", **params)
+
+
+NewProject = Callable[[], Project]
+"""``new_project()``: a :class:`Project` no other test acts in (the ``new_project`` fixture)."""
+
+UNKNOWN_ID = 2_147_483_647
+"""The largest id there is; no test database gets that far."""
+
+
+def assert_hidden_as_missing(response: httpx.Response, missing: httpx.Response) -> None:
+    """``response``, to something of another project, is the 404 that ``missing`` (to an id
+    nothing has) is: the same status, type, title and code, and a detail that differs only by
+    the id it names."""
+    assert response.status_code == 404, response.text
+    assert missing.status_code == 404, missing.text
+    assert response.headers["content-type"] == missing.headers["content-type"]
+    body, expected = response.json(), missing.json()
+    assert {**body, "detail": None} == {**expected, "detail": None}
+    assert re.sub(r"\d+", "<id>", body["detail"]) == re.sub(r"\d+", "<id>", expected["detail"])

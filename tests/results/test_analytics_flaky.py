@@ -6,7 +6,15 @@ from pathlib import Path
 
 import httpx
 from tests.results.allure_data import history_id, results_named
-from tests.results.results_api import API, JSON, CreateRun, every_item, folder_files, new_run_name
+from tests.results.results_api import (
+    API,
+    JSON,
+    CreateRun,
+    NewProject,
+    every_item,
+    folder_files,
+    new_run_name,
+)
 
 
 async def upload_series(create_run: CreateRun, name: str, *folders: Path) -> list[JSON]:
@@ -139,3 +147,41 @@ async def test_flaky_with_a_cursor_of_another_listing_is_refused(
 
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "invalid_cursor"
+
+
+# --- projects
+
+
+async def test_flaky_takes_the_runs_of_its_project_only_for_the_same_name_and_tests(
+    new_project: NewProject, flips_failing: Path, flips_passing: Path
+) -> None:
+    """Interleaved runs of one name: ``test_flips`` always fails in ours and always passes in
+    theirs, so it flips only in a window that mixed the two."""
+    ours, theirs = new_project(), new_project()
+    name = new_run_name()
+    mine, their = [], []
+    for _ in range(2):
+        mine.append(await ours.upload(folder_files(flips_failing), run_name=name))
+        their.append(await theirs.upload(folder_files(flips_passing), run_name=name))
+
+    for project, runs in ((ours, mine), (theirs, their)):
+        items = await project.every("/analytics/flaky", name=name, limit=1)
+        assert [(i["name"], i["flips"], i["passed_on_retry"]) for i in items] == [
+            ("test_passes_on_rerun", 0, 2)
+        ]
+        assert [r["run_id"] for r in items[0]["last_results"]] == [
+            run["id"] for run in reversed(runs)
+        ]
+
+
+async def test_an_upload_marks_flaky_from_the_runs_of_its_project_only(
+    new_project: NewProject, flips_failing: Path, flips_passing: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    name = new_run_name()
+    await theirs.upload(folder_files(flips_passing), run_name=name)
+    run = await ours.upload(folder_files(flips_failing), run_name=name)
+
+    [flips] = await ours.every(f"/runs/{run['id']}/results", q="test_flips")
+
+    assert flips["flaky"] is False

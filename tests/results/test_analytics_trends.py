@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from tests.results.results_api import API, JSON, CreateRun, folder_files, new_run_name
+from tests.results.results_api import API, JSON, CreateRun, NewProject, folder_files, new_run_name
 
 
 async def trends(client: httpx.AsyncClient, name: str, **params: str) -> JSON:
@@ -81,3 +81,21 @@ async def test_trends_without_a_name_or_with_a_bad_limit_are_refused(
         response = await client.get(f"{API}/analytics/trends", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["code"] == "validation_error"
+
+
+# --- projects
+
+
+async def test_trends_take_the_runs_of_their_project_only_for_the_same_name(
+    new_project: NewProject, flips_failing: Path, flips_passing: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    name = new_run_name()
+    mine = [await ours.upload(folder_files(flips_failing), run_name=name)]
+    their = [await theirs.upload(folder_files(flips_passing), run_name=name)]
+    mine.append(await ours.upload(folder_files(flips_passing), run_name=name))
+
+    for project, runs in ((ours, mine), (theirs, their)):
+        response = await project.get("/analytics/trends", name=name, limit=500)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"name": name, "items": [point(run) for run in runs]}

@@ -10,7 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.results.allure_data import PNG_BYTES, attachment_files, result_file_named
-from tests.results.results_api import API, JSON, CreateRun, every_item
+from tests.results.reports_api import tiny_results
+from tests.results.results_api import (
+    API,
+    JSON,
+    CreateRun,
+    NewProject,
+    assert_hidden_as_missing,
+    every_item,
+)
 
 from testops_kit.testing import assert_problem
 
@@ -220,3 +228,42 @@ async def test_content_of_an_unknown_attachment_is_not_found(client: httpx.Async
     response = await client.get(f"{API}/attachments/{UNKNOWN_ID}/content")
 
     assert_problem(response, 404, "attachment_not_found")
+
+
+# --- projects
+
+
+async def test_another_project_s_attachments_are_not_found_as_missing_ones(
+    new_project: NewProject,
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload(tiny_results("passed"))
+    [attachment] = await theirs.every(f"/runs/{theirs_run['id']}/attachments")
+
+    for hidden_path, missing_path in (
+        (f"/runs/{theirs_run['id']}/attachments", f"/runs/{UNKNOWN_ID}/attachments"),
+        (f"/attachments/{attachment['id']}", f"/attachments/{UNKNOWN_ID}"),
+        (f"/attachments/{attachment['id']}/content", f"/attachments/{UNKNOWN_ID}/content"),
+    ):
+        assert_hidden_as_missing(await ours.get(hidden_path), await ours.get(missing_path))
+    assert (await theirs.get(f"/attachments/{attachment['id']}/content")).status_code == 200
+
+
+async def test_the_same_bytes_in_two_projects_are_read_by_each_through_its_own_attachment(
+    new_project: NewProject,
+) -> None:
+    ours, theirs = new_project(), new_project()
+    files = tiny_results("passed")
+    ours_run = await ours.upload(files)
+    theirs_run = await theirs.upload(files)
+    [mine] = await ours.every(f"/runs/{ours_run['id']}/attachments")
+    [their] = await theirs.every(f"/runs/{theirs_run['id']}/attachments")
+    assert mine["sha256"] == their["sha256"]
+    assert mine["id"] != their["id"]
+
+    await theirs.client.delete(f"{theirs.api}/runs/{theirs_run['id']}")
+
+    content = await ours.get(f"/attachments/{mine['id']}/content")
+    assert content.status_code == 200, content.text
+    assert content.content == files[1][1]
+    assert (await ours.get(f"/attachments/{their['id']}/content")).status_code == 404

@@ -8,7 +8,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.results.reports_api import needs_allure_cli, report_of, tiny_results, wait_until_built
-from tests.results.results_api import API, CreateRun, post_run_with
+from tests.results.results_api import (
+    API,
+    UNKNOWN_ID,
+    CreateRun,
+    NewProject,
+    assert_hidden_as_missing,
+    post_run_with,
+)
 
 from testops_kit.testing import assert_problem, wait_for
 
@@ -150,3 +157,48 @@ async def test_a_path_out_of_the_report_is_not_found(
 async def test_a_report_of_a_missing_run_is_not_found(client: httpx.AsyncClient) -> None:
     assert_problem(await client.post(f"{API}/runs/99999999/report"), 404, "run_not_found")
     assert_problem(await client.get(f"{API}/runs/99999999/report"), 404, "run_not_found")
+
+
+# --- projects
+
+
+async def test_a_report_s_urls_are_in_the_path_form_it_is_asked_in(
+    new_project: NewProject,
+) -> None:
+    ours = new_project()
+    run = await ours.upload(tiny_results("passed"))
+
+    queued = await ours.client.post(f"{ours.api}/runs/{run['id']}/report")
+
+    assert queued.headers["location"] == f"{ours.api}/runs/{run['id']}/report"
+    await wait_until_built(ours.client, run["id"], api=ours.api)
+    for api in (API, f"{API}/projects/{ours.key}"):
+        url = f"{api}/runs/{run['id']}/report/index.html"
+        assert (await report_of(ours.client, run["id"], api=api))["url"] == url
+        read = (await ours.client.get(f"{api}/runs/{run['id']}")).json()
+        assert read["report"] == {"status": "ready", "url": url}
+        [listed] = (await ours.client.get(f"{api}/runs")).json()["items"]
+        assert listed["report"]["url"] == url
+        index = await ours.client.get(url)
+        assert index.status_code == 200, index.text
+        assert "<html" in index.text
+
+
+async def test_another_project_s_report_is_not_found_as_a_missing_run_s(
+    new_project: NewProject,
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload(tiny_results("passed"), build_report="true")
+    assert (await wait_until_built(theirs.client, theirs_run["id"], api=theirs.api))[
+        "status"
+    ] == "ready"
+
+    for method, path in (
+        ("POST", "/runs/{id}/report"),
+        ("GET", "/runs/{id}/report"),
+        ("GET", "/runs/{id}/report/index.html"),
+    ):
+        hidden = await ours.client.request(method, ours.api + path.format(id=theirs_run["id"]))
+        missing = await ours.client.request(method, ours.api + path.format(id=UNKNOWN_ID))
+        assert_hidden_as_missing(hidden, missing)
+    assert (await report_of(theirs.client, theirs_run["id"], api=theirs.api))["status"] == "ready"

@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from tests.results.reports_api import ALLURE_CLI, needs_allure_cli, tiny_results, wait_until_built
 from tests.results.results_api import API, post_run_with
 
-from testops_kit.testing import ServiceProcess, free_port, wait_for
+from testops_kit.testing import ServiceProcess, free_port, principal_settings, wait_for
 
 pytestmark = needs_allure_cli
 
@@ -43,6 +42,7 @@ class Deployment:
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith(PREFIX)}
         values = {
             **settings,
+            **principal_settings(),
             "allure_cli": wrapper,
             "data_dir": folder / "data",
             "spool_dir": folder / "spool",
@@ -98,7 +98,7 @@ async def deployment(
 async def queue_hanging_build(deployment: Deployment) -> tuple[ServiceProcess, int]:
     deployment.hang.touch()
     first = await deployment.start()
-    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+    async with first.client() as client:
         created = await post_run_with(client, tiny_results("passed"), build_report="true")
         assert created.status_code == 201, created.text
     await deployment.kill_when_building(first)
@@ -110,7 +110,7 @@ async def test_a_build_cut_short_by_a_restart_is_tried_again(deployment: Deploym
     deployment.hang.unlink()
 
     second = await deployment.start()
-    async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+    async with second.client() as client:
         report = await wait_until_built(client, run_id)
         assert report["status"] == "ready", report
         index = await client.get(f"{API}/runs/{run_id}/report/index.html")
@@ -129,7 +129,7 @@ async def test_a_build_cut_short_twice_fails_as_lost(deployment: Deployment) -> 
     deployment.hang.unlink()
 
     third = await deployment.start()
-    async with httpx.AsyncClient(base_url=third.url, timeout=30) as client:
+    async with third.client() as client:
         report = await wait_until_built(client, run_id)
     assert report["status"] == "failed"
     assert report["code"] == "build_lost"

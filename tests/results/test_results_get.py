@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.results.allure_data import PNG_BYTES, RAW_DUMP_BYTES, RECEIPT, at, results_named
-from tests.results.results_api import API, JSON
+from tests.results.reports_api import tiny_results
+from tests.results.results_api import API, JSON, NewProject, assert_hidden_as_missing
 
 from testops_kit.testing import assert_problem
 
@@ -213,3 +214,23 @@ async def test_get_of_an_unknown_result_is_not_found(client: httpx.AsyncClient) 
     response = await client.get(f"{API}/results/{UNKNOWN_ID}")
 
     assert_problem(response, 404, "result_not_found")
+
+
+# --- projects
+
+
+async def test_get_of_another_project_s_result_is_not_found_as_a_missing_one(
+    new_project: NewProject,
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload(tiny_results("failed"))
+    [result] = await theirs.every(f"/runs/{theirs_run['id']}/results")
+
+    hidden = await ours.get(f"/results/{result['id']}")
+
+    assert_hidden_as_missing(hidden, await ours.get(f"/results/{UNKNOWN_ID}"))
+    read = await theirs.get(f"/results/{result['id']}")
+    assert read.status_code == 200, read.text
+    assert read.json()["run_id"] == theirs_run["id"]
+    [attachment] = read.json()["attachments"]
+    assert attachment["id"] is not None

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.results.allure_data import ExpectedRun, history_id, read_json, result_files
-from tests.results.results_api import API, JSON
+from tests.results.reports_api import tiny_results
+from tests.results.results_api import API, JSON, NewProject, assert_hidden_as_missing
 
 from testops_kit.testing import assert_problem
 
@@ -248,3 +249,18 @@ async def test_a_label_filter_is_taken_exactly_when_it_matches_the_documented_pa
         assert response.status_code == 200, response.text
     else:
         assert_problem(response, 422, "validation_error")
+
+
+# --- projects
+
+
+async def test_list_of_another_project_s_run_is_not_found_as_a_missing_one(
+    new_project: NewProject,
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload(tiny_results("passed", "failed"))
+
+    hidden = await ours.get(f"/runs/{theirs_run['id']}/results")
+
+    assert_hidden_as_missing(hidden, await ours.get(f"/runs/{UNKNOWN_ID}/results"))
+    assert len(await theirs.every(f"/runs/{theirs_run['id']}/results")) == 2

@@ -33,6 +33,7 @@ from tests.results.results_api import (
     SMALL_MAX_ARCHIVE_MEMBERS,
     SMALL_MAX_UPLOAD_FILES,
     CreateRun,
+    NewProject,
     PostRun,
     Stored,
     folder_files,
@@ -622,3 +623,39 @@ async def test_create_does_not_mark_a_flip_across_run_names(
     other = await create_run(folder_files(flips_passing), run_name=new_run_name())
 
     assert (await flaky_by_name(run_results, other))["test_flips"] is False
+
+
+# --- projects
+
+
+async def test_an_upload_lands_in_the_project_it_is_posted_in(
+    new_project: NewProject, allure_results: Path, client: httpx.AsyncClient
+) -> None:
+    ours, theirs = new_project(), new_project()
+    files = [result_file_named(allure_results, "test_pays_with_card")]
+
+    response = await post_run_with(ours.client, files, api=ours.api)
+
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert response.headers["Location"] == f"{ours.api}/runs/{run['id']}"
+    read = await ours.client.get(response.headers["Location"])
+    assert read.json() == run
+    assert [r["id"] for r in await ours.every("/runs")] == [run["id"]]
+    assert await theirs.every("/runs") == []
+    assert_problem(await client.get(f"{API}/runs/{run['id']}"), 404, "run_not_found")
+
+
+async def test_an_upload_under_a_project_key_that_is_not_the_principal_s_keeps_nothing(
+    client: httpx.AsyncClient, allure_results: Path, stored: StoredProbe
+) -> None:
+    before = await stored()
+
+    response = await post_run_with(
+        client,
+        [result_file_named(allure_results, "test_pays_with_card")],
+        api=f"{API}/projects/SHOP",
+    )
+
+    assert_problem(response, 404, "project_not_found")
+    assert await stored() == before

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import httpx
 from tests.results.allure_data import result_file_named
-from tests.results.results_api import API, CreateRun, every_item
+from tests.results.results_api import (
+    API,
+    CreateRun,
+    NewProject,
+    assert_hidden_as_missing,
+    every_item,
+)
 
 from testops_kit.testing import assert_problem
 
@@ -61,3 +67,19 @@ async def test_delete_takes_the_run_out_of_its_tests_history(
     await client.delete(f"{API}/runs/{run['id']}")
 
     assert run["id"] not in {item["run_id"] for item in await every_item(client, history)}
+
+
+# --- projects
+
+
+async def test_delete_of_another_project_s_run_is_not_found_and_deletes_nothing(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload([result_file_named(allure_results, "test_pays_with_card")])
+
+    hidden = await ours.client.delete(f"{ours.api}/runs/{theirs_run['id']}")
+
+    missing = await ours.client.delete(f"{ours.api}/runs/{UNKNOWN_ID}")
+    assert_hidden_as_missing(hidden, missing)
+    assert (await theirs.get(f"/runs/{theirs_run['id']}")).json() == theirs_run

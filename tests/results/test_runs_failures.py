@@ -7,7 +7,15 @@ from pathlib import Path
 
 import httpx
 from tests.results.allure_data import SAME_ERROR_TESTS, result_files
-from tests.results.results_api import API, JSON, CreateRun, folder_files
+from tests.results.results_api import (
+    API,
+    JSON,
+    UNKNOWN_ID,
+    CreateRun,
+    NewProject,
+    assert_hidden_as_missing,
+    folder_files,
+)
 
 from testops_results.analytics.repository import FailureRow
 from testops_results.analytics.service import group_failures
@@ -120,3 +128,19 @@ def test_one_assertion_failing_in_many_tests_of_a_file_is_one_group() -> None:
     groups = group_failures([*rows, other])
 
     assert [len(group.results) for group in groups] == [20, 1]
+
+
+# --- projects
+
+
+async def test_failures_of_another_project_s_run_are_not_found_as_a_missing_run_s(
+    new_project: NewProject, flips_failing: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload(folder_files(flips_failing))
+
+    hidden = await ours.get(f"/runs/{theirs_run['id']}/failures")
+
+    assert_hidden_as_missing(hidden, await ours.get(f"/runs/{UNKNOWN_ID}/failures"))
+    groups = (await theirs.get(f"/runs/{theirs_run['id']}/failures")).json()["groups"]
+    assert groups

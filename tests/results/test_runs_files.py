@@ -19,8 +19,10 @@ from tests.results.results_api import (
     API,
     JSON,
     CreateRun,
+    NewProject,
     Stored,
     Upload,
+    assert_hidden_as_missing,
     folder_files,
     form_files,
 )
@@ -212,3 +214,35 @@ async def test_a_refused_archive_shard_keeps_nothing_of_it(
     assert_problem(response, 422, "unsafe_path")
     assert await stored() == before
     assert (await client.get(f"{API}/runs/{run['id']}")).json() == run
+
+
+# --- projects
+
+
+async def test_a_shard_for_another_project_s_run_is_not_found_and_adds_nothing(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload([result_file_named(allure_results, "test_pays_with_card")])
+    shard = form_files([result_file_named(allure_results, "test_total_is_wrong")])
+
+    hidden = await ours.client.post(f"{ours.api}/runs/{theirs_run['id']}/files", files=shard)
+
+    missing = await ours.client.post(f"{ours.api}/runs/{UNKNOWN_ID}/files", files=shard)
+    assert_hidden_as_missing(hidden, missing)
+    assert (await theirs.get(f"/runs/{theirs_run['id']}")).json() == theirs_run
+
+
+async def test_a_shard_lands_in_the_run_of_the_project_it_is_posted_in(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours = new_project()
+    run = await ours.upload([result_file_named(allure_results, "test_pays_with_card")])
+    shard = form_files([result_file_named(allure_results, "test_total_is_wrong")])
+
+    response = await ours.client.post(f"{ours.api}/runs/{run['id']}/files", files=shard)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["stats"]["total"] == 2
+    names = {r["name"] for r in await ours.every(f"/runs/{run['id']}/results")}
+    assert names == {"test_pays_with_card", "test_total_is_wrong"}

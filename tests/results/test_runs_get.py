@@ -7,7 +7,13 @@ from pathlib import Path
 
 import httpx
 from tests.results.allure_data import ENVIRONMENT, EXECUTOR, ExpectedRun, result_file_named
-from tests.results.results_api import API, JSON, CreateRun
+from tests.results.results_api import (
+    API,
+    JSON,
+    CreateRun,
+    NewProject,
+    assert_hidden_as_missing,
+)
 
 from testops_kit.testing import assert_problem
 
@@ -106,3 +112,35 @@ async def test_get_with_an_id_that_is_not_a_number_is_rejected(client: httpx.Asy
     response = await client.get(f"{API}/runs/nightly")
 
     assert_problem(response, 422, "validation_error")
+
+
+# --- projects
+
+
+async def test_get_of_another_project_s_run_is_not_found_as_a_missing_one(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload([result_file_named(allure_results, "test_pays_with_card")])
+
+    hidden = await ours.get(f"/runs/{theirs_run['id']}")
+
+    assert_hidden_as_missing(hidden, await ours.get(f"/runs/{UNKNOWN_ID}"))
+    assert (await theirs.get(f"/runs/{theirs_run['id']}")).json() == theirs_run
+
+
+async def test_get_under_a_project_key_that_is_not_the_principal_s_is_not_found(
+    client: httpx.AsyncClient, uploaded_run: JSON
+) -> None:
+    response = await client.get(f"{API}/projects/SHOP/runs/{uploaded_run['id']}")
+
+    assert_problem(response, 404, "project_not_found")
+
+
+async def test_get_answers_the_same_run_in_both_path_forms(
+    client: httpx.AsyncClient, uploaded_run: JSON
+) -> None:
+    response = await client.get(f"{API}/projects/DEFAULT/runs/{uploaded_run['id']}")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == uploaded_run

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.results.allure_data import result_file_named
-from tests.results.results_api import API, JSON, CreateRun, every_item
+from tests.results.results_api import API, JSON, CreateRun, NewProject, every_item, new_run_name
 
 from testops_kit.testing import assert_problem
 
@@ -291,3 +291,55 @@ async def test_list_with_a_cursor_it_did_not_make_is_rejected(client: httpx.Asyn
     response = await client.get(f"{API}/runs", params={"cursor": "not-a-cursor"})
 
     assert_problem(response, 422, "invalid_cursor")
+
+
+# --- projects
+
+
+async def test_list_never_shows_another_project_s_runs_whatever_the_filters_and_cursor(
+    new_project: NewProject, allure_results: Path, branch: str
+) -> None:
+    ours, theirs = new_project(), new_project()
+    name = new_run_name()
+    files = [result_file_named(allure_results, TEST_OF_STATUS["failed"])]
+    mine: list[JSON] = []
+    for _ in range(3):  # interleaved: ids of both projects alternate
+        mine.append(await ours.upload(files, run_name=name, branch=branch))
+        await theirs.upload(files, run_name=name, branch=branch)
+    gone = await ours.upload(files, run_name=name, branch=branch)
+    their_gone = await theirs.upload(files, run_name=name, branch=branch)
+    assert (await ours.client.delete(f"{ours.api}/runs/{gone['id']}")).status_code == 204
+    assert (await theirs.client.delete(f"{theirs.api}/runs/{their_gone['id']}")).status_code == 204
+    newest_first = [run["id"] for run in reversed(mine)]
+
+    for params in (
+        {},
+        {"name": name},
+        {"branch": branch},
+        {"status": "failed"},
+        {"created_after": mine[0]["created_at"]},
+        {"created_before": "2999-01-01T00:00:00Z"},
+    ):
+        listed = await ours.every("/runs", limit=1, **params)
+        assert [run["id"] for run in listed] == newest_first, params
+    deleted = await ours.every("/runs", limit=1, deleted="only")
+    assert [run["id"] for run in deleted] == [gone["id"]]
+    everything = await ours.every("/runs", limit=1, deleted="include")
+    assert [run["id"] for run in everything] == [gone["id"], *newest_first]
+
+
+async def test_list_with_a_cursor_of_another_project_still_shows_its_own_runs_only(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    files = [result_file_named(allure_results, TEST_OF_STATUS["passed"])]
+    mine = [await ours.upload(files)]
+    for _ in range(2):
+        await theirs.upload(files)
+    mine.append(await ours.upload(files))
+    their_page = (await theirs.get("/runs", limit=1)).json()
+    assert their_page["next_cursor"] is not None
+
+    page = (await ours.get("/runs", limit=50, cursor=their_page["next_cursor"])).json()
+
+    assert {run["id"] for run in page["items"]} <= {run["id"] for run in mine}

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import httpx
 from tests.results.allure_data import result_file_named
-from tests.results.results_api import API, JSON, CreateRun, every_item, folder_files
+from tests.results.results_api import (
+    API,
+    JSON,
+    CreateRun,
+    NewProject,
+    assert_hidden_as_missing,
+    every_item,
+    folder_files,
+)
 
 from testops_kit.testing import assert_problem
 
@@ -68,3 +76,34 @@ async def test_restore_of_an_unknown_run_is_not_found(client: httpx.AsyncClient)
     response = await client.post(f"{API}/runs/{UNKNOWN_ID}/restore")
 
     assert_problem(response, 404, "run_not_found")
+
+
+# --- projects
+
+
+async def test_restore_of_another_project_s_deleted_run_is_not_found_and_leaves_it_deleted(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    theirs_run = await theirs.upload([result_file_named(allure_results, "test_pays_with_card")])
+    await theirs.client.delete(f"{theirs.api}/runs/{theirs_run['id']}")
+
+    hidden = await ours.client.post(f"{ours.api}/runs/{theirs_run['id']}/restore")
+
+    missing = await ours.client.post(f"{ours.api}/runs/{UNKNOWN_ID}/restore")
+    assert_hidden_as_missing(hidden, missing)
+    [still] = await theirs.every("/runs", deleted="only")
+    assert still["id"] == theirs_run["id"]
+
+
+async def test_restore_answers_in_the_project_it_is_asked_in(
+    new_project: NewProject, allure_results: Path
+) -> None:
+    ours = new_project()
+    run = await ours.upload([result_file_named(allure_results, "test_pays_with_card")])
+    await ours.client.delete(f"{ours.api}/runs/{run['id']}")
+
+    response = await ours.client.post(f"{ours.api}/runs/{run['id']}/restore")
+
+    assert response.status_code == 200, response.text
+    assert [r["id"] for r in await ours.every("/runs")] == [run["id"]]

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import httpx
 from tests.results.allure_data import history_id, results_named
-from tests.results.results_api import API, JSON, CreateRun, every_item, folder_files
+from tests.results.results_api import (
+    API,
+    JSON,
+    CreateRun,
+    NewProject,
+    every_item,
+    folder_files,
+    new_run_name,
+)
 
 
 async def history(client: httpx.AsyncClient, test_history_id: str, **params: str) -> list[JSON]:
@@ -154,3 +162,37 @@ async def test_history_of_a_stable_test_is_not_flaky(
     for name in ("test_stable", "test_totals"):
         flakiness = await flakiness_of(client, flips_passing, name, limit="2")
         assert flakiness == {"flaky": False, "flips": 0, "window": 2, "passed_on_retry": 0}
+
+
+# --- projects
+
+
+async def test_history_takes_the_runs_of_its_project_only_for_the_same_tests_and_run_name(
+    new_project: NewProject, flips_failing: Path, flips_passing: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    name = new_run_name()
+    mine, their = [], []
+    for _ in range(2):  # interleaved, one name: a history that mixed them would flip
+        mine.append(await ours.upload(folder_files(flips_failing), run_name=name))
+        their.append(await theirs.upload(folder_files(flips_passing), run_name=name))
+    test_id = history_id(results_named(flips_passing, "test_flips")[-1])
+    assert test_id == history_id(results_named(flips_failing, "test_flips")[-1])
+
+    for project, runs, status in ((ours, mine, "failed"), (theirs, their, "passed")):
+        items = await project.every(f"/tests/{test_id}/history", limit=1)
+        assert [(i["run_id"], i["status"]) for i in items] == [
+            (run["id"], status) for run in reversed(runs)
+        ]
+        page = (await project.get(f"/tests/{test_id}/history")).json()
+        assert page["flakiness"] == {"flaky": False, "flips": 0, "window": 2, "passed_on_retry": 0}
+
+
+async def test_history_of_a_test_only_another_project_has_is_empty(
+    new_project: NewProject, flips_failing: Path
+) -> None:
+    ours, theirs = new_project(), new_project()
+    await theirs.upload(folder_files(flips_failing))
+    test_id = history_id(results_named(flips_failing, "test_flips")[-1])
+
+    assert await ours.every(f"/tests/{test_id}/history") == []

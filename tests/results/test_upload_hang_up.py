@@ -18,7 +18,13 @@ import pytest
 from tests.results.results_api import API, JSON, Upload, every_item, folder_files, form_files
 
 from testops_kit.storage import open_storage
-from testops_kit.testing import ServiceProcess, hang_up_mid_body, service_process, wait_for
+from testops_kit.testing import (
+    PrincipalAuth,
+    ServiceProcess,
+    hang_up_mid_body,
+    service_process,
+    wait_for,
+)
 from testops_results.settings import ResultsSettings
 
 PREFIX = "TESTOPS_RESULTS_"
@@ -55,7 +61,7 @@ async def results(settings: dict[str, str], folder: Path) -> AsyncIterator[Servi
 
 @pytest.fixture
 async def client(results: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=results.url, timeout=30, trust_env=False) as client:
+    async with results.client() as client:
         yield client
 
 
@@ -82,10 +88,12 @@ async def what_is_kept(
 def upload(
     client: httpx.AsyncClient, path: str, files: list[Upload], **fields: str
 ) -> httpx.Request:
+    """The request, signed as the gateway would (its head is sent by hand, not by ``client``)."""
     request_id = f"hang-up-{uuid.uuid4().hex[:8]}"
-    return client.build_request(
+    request = client.build_request(
         "POST", path, data=fields, files=form_files(files), headers={"X-Request-ID": request_id}
     )
+    return next(PrincipalAuth("results").auth_flow(request))
 
 
 def assert_no_server_error(process: ServiceProcess) -> None:

@@ -32,7 +32,7 @@ from tests.results.results_api import API, JSON, every_item
 
 from testops_kit.database import Database
 from testops_kit.storage import open_storage
-from testops_kit.testing import free_port, wait_for
+from testops_kit.testing import PrincipalAuth, free_port, principal_settings, wait_for
 from testops_results.models import Upload
 from testops_results.settings import ResultsSettings
 from testops_results.uploads.service import WORKDIR_PREFIX
@@ -177,7 +177,7 @@ def deployment(
     storage_settings_factory: Callable[[str], dict[str, Any]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
-    settings = {"database_url": database_url_factory("interrupted")}
+    settings = {"database_url": database_url_factory("interrupted"), **principal_settings()}
     settings.update(storage_settings_factory("interrupted"))
     deployment = Deployment(tmp_path_factory.mktemp("interrupted"), settings)
     try:
@@ -218,7 +218,9 @@ def half_written_files(deployment: Deployment) -> list[Path]:
 
 async def post_archive(url: str, archive: Archive) -> httpx.Response | None:
     """POST /runs with the archive; None when the connection dies with the service."""
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=120, auth=PrincipalAuth("results")
+    ) as client:
         with archive.path.open("rb") as file:
             try:
                 return await client.post(
@@ -283,7 +285,9 @@ async def test_a_kill_during_an_upload_leaves_the_whole_run_or_nothing(
     assert first.process.returncode == -9
 
     second = await deployment.start()
-    async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=second.url, timeout=30, auth=PrincipalAuth("results")
+    ) as client:
         runs = await every_item(client, f"{API}/runs", deleted="include")
         keys = await all_object_keys(deployment)
 

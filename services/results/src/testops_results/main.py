@@ -15,9 +15,11 @@ from fastapi import FastAPI
 from testops_kit.app import create_service_app, open_database
 from testops_kit.database import Database
 from testops_kit.logging import get_logger
+from testops_kit.principal import EXECUTOR_ISSUER, gateway_verifier
 from testops_kit.storage import Storage, open_storage, storage_ready
 from testops_results.analytics.endpoints import router as analytics_router
 from testops_results.attachments.endpoints import router as attachments_router
+from testops_results.principals import EXECUTOR_KEY_SETTING, executor_may, executor_public_key
 from testops_results.reports.endpoints import router as reports_router
 from testops_results.reports.worker import ReportWorker
 from testops_results.results.endpoints import router as results_router
@@ -44,8 +46,24 @@ async def _sweep_forever(database: Database, storage: Storage, lease_s: int) -> 
 
 
 def create_app(settings: ResultsSettings) -> FastAPI:
+    """The results app; :class:`MissingKey` when the gateway's key (or a configured executor
+    key) cannot be read."""
+    executor_key = executor_public_key(settings)
+    principals = gateway_verifier(
+        settings,
+        audience="results",
+        others={EXECUTOR_ISSUER: executor_key} if executor_key is not None else None,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if executor_key is None:
+            log.warning(
+                "executor_uploads_refused",
+                reason="no executor public key: uploads the executor signs are refused",
+                setting=EXECUTOR_KEY_SETTING,
+                file=str(settings.resolved_executor_public_key_file),
+            )
         async with (
             open_database(app, settings, MIGRATIONS) as database,
             open_storage(settings) as storage,
@@ -87,4 +105,6 @@ def create_app(settings: ResultsSettings) -> FastAPI:
             "analytics": "Flaky tests and trends of a run name; a run's failures grouped by cause.",
         },
         lifespan=lifespan,
+        principals=principals,
+        principal_policies={EXECUTOR_ISSUER: executor_may},
     )

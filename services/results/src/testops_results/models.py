@@ -7,6 +7,16 @@ files of each upload are kept as one archive object per upload (``run_uploads``)
 
 ``uploads`` and ``upload_blobs`` track uploads in progress, so that the objects of an upload
 that failed or whose process died can be found and removed.
+
+Every run belongs to a project (``runs.project``, the project's key); what hangs off a run
+(results, containers, attachments, uploads, report builds) is its run's. A result also carries
+its run's project, so that a test's history (every result with one history id) is read from
+one index range of one project, never by joining runs it would then throw away. Every index a
+listing is read from leads with the project.
+
+Attachment contents are shared by sha256 across runs, also across projects: an object is only
+ever reached through an attachment row, and every read of one checks its run's project, so
+sharing the bytes shares nothing a project could read of another.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from testops_kit.database import NAMING_CONVENTION, UTCDateTime, utcnow
 
 NAME_MAX = 255
+PROJECT_MAX = 16
 
 LabelKeys = JSON().with_variant(postgresql.ARRAY(Text), "postgresql")
 """A list of strings: a text array on PostgreSQL, JSON on SQLite."""
@@ -45,15 +56,18 @@ class Base(DeclarativeBase):
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_name_id", "name", "id"),
-        Index("ix_runs_status_id", "status", "id"),
-        Index("ix_runs_branch_id", "branch", "id"),
-        Index("ix_runs_created_at_id", "created_at", "id"),
-        Index("ix_runs_deleted_at_id", "deleted_at", "id"),
+        Index("ix_runs_project_id", "project", "id"),
+        Index("ix_runs_project_name_id", "project", "name", "id"),
+        Index("ix_runs_project_status_id", "project", "status", "id"),
+        Index("ix_runs_project_branch_id", "project", "branch", "id"),
+        Index("ix_runs_project_created_at_id", "project", "created_at", "id"),
+        Index("ix_runs_project_deleted_at_id", "project", "deleted_at", "id"),
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(PROJECT_MAX))
+    """The key of the project the run belongs to."""
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     status: Mapped[str] = mapped_column(String(16))
     total: Mapped[int] = mapped_column(default=0)
@@ -89,12 +103,14 @@ class TestResult(Base):
         Index("ix_test_results_run_id_status_id", "run_id", "status", "id"),
         Index("ix_test_results_run_id_uuid", "run_id", "uuid"),
         Index("ix_test_results_run_id_history_id", "run_id", "history_id"),
-        Index("ix_test_results_history_id_id", "history_id", "id"),
+        Index("ix_test_results_project_history_id_id", "project", "history_id", "id"),
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    project: Mapped[str] = mapped_column(String(PROJECT_MAX))
+    """Its run's project (runs never move), for a test's history."""
     uuid: Mapped[str] = mapped_column(String(NAME_MAX))
     history_id: Mapped[str | None] = mapped_column(String(80))
     test_case_id: Mapped[int | None] = mapped_column(Integer)

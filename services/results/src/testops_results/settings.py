@@ -7,14 +7,35 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from testops_kit.settings import DatabaseSettings, StorageSettings, service_config
+from testops_kit.settings import (
+    DatabaseSettings,
+    PrincipalSettings,
+    StorageSettings,
+    service_config,
+)
 
 
-class ResultsSettings(DatabaseSettings, StorageSettings):
+class ResultsSettings(DatabaseSettings, StorageSettings, PrincipalSettings):
     model_config = service_config("TESTOPS_RESULTS_")
     service_name: ClassVar[str] = "results"
 
     port: int = Field(default=8002, ge=0, le=65535, description="Port to listen on.")
+    executor_public_key: str | None = Field(
+        default=None,
+        description=(
+            "The executor's Ed25519 public key (PEM): uploads the executor signs with its own key "
+            "(`POST /runs`, `POST /runs/{id}/files`, nothing else) are checked with it. "
+            "Default: the file `EXECUTOR_PUBLIC_KEY_FILE`; without either, executor uploads "
+            "are refused."
+        ),
+    )
+    executor_public_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file holding that key. Default: `<DATA_DIR>/keys/executor.pub` when it exists "
+            "(`make run` makes it); a file named here must exist."
+        ),
+    )
     max_upload_files: int = Field(
         default=10_000,
         ge=1,
@@ -98,3 +119,7 @@ class ResultsSettings(DatabaseSettings, StorageSettings):
             "failed/broken, or passed on a retry, in this many newest runs of the run's name."
         ),
     )
+
+    @property
+    def resolved_executor_public_key_file(self) -> Path:
+        return self.executor_public_key_file or self.data_dir / "keys" / "executor.pub"

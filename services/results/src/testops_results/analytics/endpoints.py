@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import ProjectDep
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath
 from testops_results.analytics import repository, service
 from testops_results.analytics.schemas import (
@@ -40,6 +41,7 @@ RunName = Annotated[
 )
 async def list_flaky_tests(
     session: SessionDep,
+    project: ProjectDep,
     name: RunName,
     window: Annotated[
         int, Query(ge=2, le=MAX_LIMIT, description="How many of the newest runs to look at.")
@@ -52,12 +54,16 @@ async def list_flaky_tests(
     a failed or broken attempt in one of them. Most flips first, then most passes on retry,
     then name. Keyset-paginated: each page is computed over the window as it is when that page
     is asked for, so a run uploaded between pages can shift the ranking. Stable tests never
-    appear."""
+    appear. Only the runs of the project the request acts in."""
     found, next_cursor = await repository.list_flaky(
-        session, name=name, window=window, cursor=cursor, limit=limit
+        session, project=project, name=name, window=window, cursor=cursor, limit=limit
     )
     recent = await repository.recent_results(
-        session, name=name, window=window, history_ids=[row.history_id for row in found]
+        session,
+        project=project,
+        name=name,
+        window=window,
+        history_ids=[row.history_id for row in found],
     )
     last: defaultdict[str, list[RecentResult]] = defaultdict(list)
     for row in recent:
@@ -94,14 +100,16 @@ async def list_flaky_tests(
 )
 async def list_run_trends(
     session: SessionDep,
+    project: ProjectDep,
     name: RunName,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"How many runs, 1–{MAX_LIMIT}.")
     ] = DEFAULT_WINDOW,
 ) -> Trends:
     """The newest `limit` non-deleted runs called `name`, each with its status, stats and
-    duration, oldest first (as a chart draws them). Not paginated."""
-    found = await repository.trend_runs(session, name=name, limit=limit)
+    duration, oldest first (as a chart draws them), of the project the request acts in. Not
+    paginated."""
+    found = await repository.trend_runs(session, project=project, name=name, limit=limit)
     points = []
     for run in found:
         out = RunOut.of(run)
@@ -122,11 +130,13 @@ async def list_run_trends(
     summary="List a run's failures grouped by cause",
     responses=problem_responses(404, 422),
 )
-async def list_run_failures(run_id: IdPath, session: SessionDep) -> RunFailures:
+async def list_run_failures(
+    run_id: IdPath, session: SessionDep, project: ProjectDep
+) -> RunFailures:
     """The run's counted `failed` and `broken` results (not retried attempts), grouped by a
     fingerprint of the status, the normalised message and the three innermost stack frames;
     largest group first. Not paginated."""
-    if await runs.get(session, run_id) is None:
+    if await runs.get(session, run_id, project=project) is None:
         raise RunNotFound(f"No run {run_id}.")
     groups = service.group_failures(await repository.failures(session, run_id=run_id))
     return RunFailures(

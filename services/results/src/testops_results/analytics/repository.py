@@ -1,10 +1,11 @@
 """Every query of analytics: flakiness over a window of runs, trends, a run's failures.
 
-A test's *window* is the newest N non-deleted runs of one name. Over it, a test's counted
-results (never retried attempts) that passed, failed or broke form a sequence, oldest run
-first; a *flip* is a change between `passed` and `failed`/`broken` from one to the next. A
-*passed-on-retry* is a counted result that passed in a run where an attempt of the same test
-failed or broke. A test is flaky when it has either.
+A test's *window* is the newest N non-deleted runs of one name in one project (never another
+project's runs, whatever they are called). Over it, a test's counted results (never retried
+attempts) that passed, failed or broke form a sequence, oldest run first; a *flip* is a change
+between `passed` and `failed`/`broken` from one to the next. A *passed-on-retry* is a counted
+result that passed in a run where an attempt of the same test failed or broke. A test is flaky
+when it has either.
 
 Only tests with a failed or broken result (counted or retried) somewhere in the window can be
 flaky, so the sequences are built for those alone: the run and status index finds them, which
@@ -38,10 +39,12 @@ DECIDED = ("passed", *FAILING)
 LAST_RESULTS = 5
 
 
-def window_runs(*, name: str, window: int, up_to: int | None = None) -> Select[int]:
-    """Ids of the newest ``window`` non-deleted runs called ``name`` (none newer than
-    ``up_to``)."""
-    statement = select(Run.id).where(Run.name == name, Run.deleted_at.is_(None))
+def window_runs(*, project: str, name: str, window: int, up_to: int | None = None) -> Select[int]:
+    """Ids of the newest ``window`` non-deleted runs of ``project`` called ``name`` (none newer
+    than ``up_to``)."""
+    statement = select(Run.id).where(
+        Run.project == project, Run.name == name, Run.deleted_at.is_(None)
+    )
     if up_to is not None:
         statement = statement.where(Run.id <= up_to)
     return statement.order_by(Run.id.desc()).limit(window)
@@ -116,8 +119,11 @@ def _flakiness(runs: Subquery) -> Subquery:
 
 async def mark_flaky(session: AsyncSession, *, run: Run, window: int) -> None:
     """Set ``flaky`` on the results of ``run`` whose test is flaky over the newest ``window``
-    runs of its name up to it. One statement; a flag already set (by Allure) stays."""
-    runs = window_runs(name=run.name, window=window, up_to=run.id).subquery("window_runs")
+    runs of its name and project up to it. One statement; a flag already set (by Allure)
+    stays."""
+    runs = window_runs(project=run.project, name=run.name, window=window, up_to=run.id).subquery(
+        "window_runs"
+    )
     flaky = _flakiness(runs)
     await session.execute(
         update(TestResult)
@@ -150,10 +156,16 @@ class RecentRow:
 
 
 async def list_flaky(
-    session: AsyncSession, *, name: str, window: int, cursor: str | None, limit: int
+    session: AsyncSession,
+    *,
+    project: str,
+    name: str,
+    window: int,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[FlakyRow], str | None]:
     """Flaky tests of the window, most flips first, then most passes on retry, then name."""
-    runs = window_runs(name=name, window=window).subquery("window_runs")
+    runs = window_runs(project=project, name=name, window=window).subquery("window_runs")
     flaky = _flakiness(runs)
     # Keyset needs one direction: the counts go in negated, so all of it is ascending.
     ranking = Keyset(
@@ -182,13 +194,18 @@ async def list_flaky(
 
 
 async def recent_results(
-    session: AsyncSession, *, name: str, window: int, history_ids: Sequence[str]
+    session: AsyncSession,
+    *,
+    project: str,
+    name: str,
+    window: int,
+    history_ids: Sequence[str],
 ) -> list[RecentRow]:
     """The newest :data:`LAST_RESULTS` counted results of each of ``history_ids`` in the
     window, newest first."""
     if not history_ids:
         return []
-    runs = window_runs(name=name, window=window).subquery("window_runs")
+    runs = window_runs(project=project, name=name, window=window).subquery("window_runs")
     newest = (
         func.row_number()
         .over(partition_by=TestResult.history_id, order_by=TestResult.run_id.desc())
@@ -247,11 +264,11 @@ async def runs_with_failed_attempts(
     return set(found)
 
 
-async def trend_runs(session: AsyncSession, *, name: str, limit: int) -> list[Run]:
-    """The newest ``limit`` non-deleted runs called ``name``, oldest first."""
+async def trend_runs(session: AsyncSession, *, project: str, name: str, limit: int) -> list[Run]:
+    """The newest ``limit`` non-deleted runs of ``project`` called ``name``, oldest first."""
     newest = await session.scalars(
         select(Run)
-        .where(Run.name == name, Run.deleted_at.is_(None))
+        .where(Run.project == project, Run.name == name, Run.deleted_at.is_(None))
         .order_by(Run.id.desc())
         .limit(limit)
     )

@@ -14,6 +14,7 @@ from sqlalchemy import Select, select
 from testops_kit.database import SessionDep
 from testops_kit.errors import NotFound, TestOpsError, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Keyset, Limit, Page
+from testops_kit.projects import ProjectDep
 from testops_kit.schemas import IdPath, Timestamp
 from testops_kit.storage import STORAGE_UNAVAILABLE_DESCRIPTION, Storage
 from testops_results.models import Attachment, Run
@@ -53,11 +54,13 @@ def _out(attachment: Attachment) -> AttachmentOut:
     return AttachmentOut.model_validate(attachment, from_attributes=True)
 
 
-async def _get(session: SessionDep, attachment_id: int) -> Attachment:
+async def _get(session: SessionDep, attachment_id: int, *, project: str) -> Attachment:
+    """The attachment, when its run is in ``project`` and not deleted. Its bytes are shared
+    with every attachment of the same content, in any project: this is what guards them."""
     attachment = await session.scalar(
         select(Attachment)
         .join(Run, Run.id == Attachment.run_id)
-        .where(Attachment.id == attachment_id, Run.deleted_at.is_(None))
+        .where(Attachment.id == attachment_id, Run.project == project, Run.deleted_at.is_(None))
     )
     if attachment is None:
         raise AttachmentNotFound(f"No attachment {attachment_id}.")
@@ -70,9 +73,13 @@ async def _get(session: SessionDep, attachment_id: int) -> Attachment:
     responses=problem_responses(404, 422),
 )
 async def list_run_attachments(
-    run_id: IdPath, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    run_id: IdPath,
+    session: SessionDep,
+    project: ProjectDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[AttachmentOut]:
-    if await runs.get(session, run_id) is None:
+    if await runs.get(session, run_id, project=project) is None:
         raise RunNotFound(f"No run {run_id}.")
     statement: Select[Attachment] = select(Attachment).where(Attachment.run_id == run_id)
     rows = (await session.scalars(BY_ID.paginate(statement, cursor=cursor, limit=limit))).all()
@@ -85,8 +92,10 @@ async def list_run_attachments(
     summary="Get an attachment's metadata",
     responses=problem_responses(404, 422),
 )
-async def get_attachment(attachment_id: IdPath, session: SessionDep) -> AttachmentOut:
-    return _out(await _get(session, attachment_id))
+async def get_attachment(
+    attachment_id: IdPath, session: SessionDep, project: ProjectDep
+) -> AttachmentOut:
+    return _out(await _get(session, attachment_id, project=project))
 
 
 def _span(header: str | None, size: int) -> tuple[int, int] | None:
@@ -143,11 +152,12 @@ def _disposition(name: str) -> str:
 async def get_attachment_content(
     attachment_id: IdPath,
     session: SessionDep,
+    project: ProjectDep,
     request: Request,
     range_: Annotated[str | None, Header(alias="Range", include_in_schema=True)] = None,
 ) -> StreamingResponse:
     """Streamed from object storage, byte-identical to the uploaded file; one `Range` honoured."""
-    attachment = await _get(session, attachment_id)
+    attachment = await _get(session, attachment_id, project=project)
     span = _span(range_, attachment.size)
     storage: Storage = request.app.state.storage
     start, end = span if span else (None, None)

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from testops_kit.app import LOCATION_HEADER
 from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
+from testops_kit.projects import ProjectDep, api_root, api_url
 from testops_kit.schemas import IdPath
 from testops_kit.storage import STORAGE_UNAVAILABLE_DESCRIPTION, ObjectNotFound, Storage
 from testops_results.reports import repository, service
@@ -55,26 +56,35 @@ a run's report should have it reported elsewhere, so the browser is told not to 
         **problem_responses(404, 422),
     },
 )
-async def create_run_report(run_id: IdPath, request: Request, response: Response) -> ReportOut:
+async def create_run_report(
+    run_id: IdPath, request: Request, response: Response, project: ProjectDep
+) -> ReportOut:
     """Queues a build of the run's Allure HTML report with the Allure 3 CLI, with history from
     the earlier runs of the same name. Asking while a build is pending or building returns that
     build; asking once it is ready returns it (200), unless the run gained files since — then a
     new build replaces it. A failed build is retried by asking again."""
     worker: ReportWorker = request.app.state.report_worker
     out, _ = await service.queue_build(
-        database=request.app.state.database, wake=worker.wake, run_id=run_id
+        database=request.app.state.database,
+        wake=worker.wake,
+        run_id=run_id,
+        project=project,
+        root=api_root(request),
     )
-    response.headers["Location"] = f"/api/v1/runs/{run_id}/report"
+    response.headers["Location"] = api_url(request, f"/runs/{run_id}/report")
     if out.status == "ready":
         response.status_code = status.HTTP_200_OK
     return out
 
 
 @router.get("", summary="Get the state of a run's report", responses=problem_responses(404, 422))
-async def get_run_report(run_id: IdPath, session: SessionDep) -> ReportOut:
-    if await runs.get(session, run_id) is None:
+async def get_run_report(
+    run_id: IdPath, session: SessionDep, project: ProjectDep, request: Request
+) -> ReportOut:
+    if await runs.get(session, run_id, project=project) is None:
         raise RunNotFound(f"No run {run_id}.")
-    return ReportOut.of(run_id, await repository.get(session, run_id))
+    build = await repository.get(session, run_id)
+    return ReportOut.of(run_id, build, root=api_root(request))
 
 
 def _key(run_id: int, build_key: str, path: str) -> str:
@@ -119,13 +129,14 @@ async def get_run_report_file(
         ),
     ],
     session: SessionDep,
+    project: ProjectDep,
     request: Request,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Served from object storage: the last build that was `ready`, also while a newer one
     is under way or after one failed; `index.html` and data are revalidated (`no-cache`,
     `ETag`), bundles named by their hash are cached for good."""
-    if await runs.get(session, run_id) is None:
+    if await runs.get(session, run_id, project=project) is None:
         raise RunNotFound(f"No run {run_id}.")
     build = await repository.get(session, run_id)
     if build is None or build.served_key is None:

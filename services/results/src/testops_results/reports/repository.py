@@ -23,10 +23,13 @@ async def by_run(session: AsyncSession, run_ids: Sequence[int]) -> dict[int, Rep
     return {build.run_id: build for build in rows}
 
 
-async def lock_run(session: AsyncSession, run_id: int) -> Run | None:
-    """The (not deleted) run, locked until the transaction ends: one build request at a time."""
+async def lock_run(session: AsyncSession, run_id: int, *, project: str) -> Run | None:
+    """The (not deleted) run of ``project``, locked until the transaction ends: one build
+    request at a time."""
     return await session.scalar(
-        select(Run).where(Run.id == run_id, Run.deleted_at.is_(None)).with_for_update()
+        select(Run)
+        .where(Run.id == run_id, Run.project == project, Run.deleted_at.is_(None))
+        .with_for_update()
     )
 
 
@@ -51,12 +54,18 @@ async def attachment_contents(session: AsyncSession, run_id: int) -> list[tuple[
 
 
 async def earlier_runs(session: AsyncSession, run: Run, *, limit: int) -> list[Run]:
-    """The latest ``limit`` runs of the same name before ``run`` (not deleted), oldest first."""
+    """The latest ``limit`` runs of the same name and project before ``run`` (not deleted),
+    oldest first."""
     if limit <= 0:
         return []
     rows = await session.scalars(
         select(Run)
-        .where(Run.name == run.name, Run.id < run.id, Run.deleted_at.is_(None))
+        .where(
+            Run.project == run.project,
+            Run.name == run.name,
+            Run.id < run.id,
+            Run.deleted_at.is_(None),
+        )
         .order_by(Run.id.desc())
         .limit(limit)
     )

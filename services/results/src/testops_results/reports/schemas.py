@@ -11,9 +11,15 @@ from testops_results.models import ReportBuild
 ReportStatus = Literal["none", "pending", "building", "ready", "failed"]
 
 
-def report_url(run_id: int, build: ReportBuild) -> str | None:
-    """Where the run's served report is read (its ``index.html``), if a build has been ready."""
-    return f"/api/v1/runs/{run_id}/report/index.html" if build.served_key is not None else None
+def report_url(root: str, run_id: int, build: ReportBuild) -> str | None:
+    """Where the run's served report is read (its ``index.html``), if a build has been ready,
+    under ``root`` (``/api/v1`` or ``/api/v1/projects/{key}``: the form the request used).
+
+    Never stored: a report's files are the same whichever form serves them (they refer to each
+    other by relative paths), so its URL is made for each answer."""
+    if build.served_key is None:
+        return None
+    return f"{root}/runs/{run_id}/report/index.html"
 
 
 class ReportOut(BaseModel):
@@ -38,12 +44,13 @@ class ReportOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, run_id: int, build: ReportBuild | None) -> ReportOut:
+    def of(cls, run_id: int, build: ReportBuild | None, *, root: str) -> ReportOut:
+        """The state of the run's report, its URL under ``root`` (see :func:`report_url`)."""
         if build is None:
             return cls(status="none", url=None, error=None, code=None)
         return cls(
             status=build.status,
-            url=report_url(run_id, build),
+            url=report_url(root, run_id, build),
             error=build.error,
             code=build.error_code,
         )

@@ -21,9 +21,11 @@ from testops_results.reports.schemas import ReportOut
 from testops_results.runs.errors import RunNotFound
 
 
-async def request_build(*, session: AsyncSession, run_id: int) -> tuple[ReportBuild, bool]:
+async def request_build(
+    *, session: AsyncSession, run_id: int, project: str
+) -> tuple[ReportBuild, bool]:
     """The run's build after asking for one, and whether a new build was queued."""
-    run = await repository.lock_run(session, run_id)
+    run = await repository.lock_run(session, run_id, project=project)
     if run is None:
         raise RunNotFound(f"No run {run_id}.")
     build = await repository.get(session, run_id)
@@ -48,14 +50,14 @@ async def request_build(*, session: AsyncSession, run_id: int) -> tuple[ReportBu
 
 
 async def queue_build(
-    *, database: Database, wake: asyncio.Event, run_id: int
+    *, database: Database, wake: asyncio.Event, run_id: int, project: str, root: str
 ) -> tuple[ReportOut, bool]:
     """:func:`request_build` in a transaction of its own, then ``wake`` this process's worker
-    once it is committed (so the worker sees the build); returns the state and whether it
-    queued a build."""
+    once it is committed (so the worker sees the build); returns the state (its URL under
+    ``root``) and whether it queued a build."""
     async with database.session(write=True) as session:
-        build, queued = await request_build(session=session, run_id=run_id)
-        out = ReportOut.of(run_id, build)
+        build, queued = await request_build(session=session, run_id=run_id, project=project)
+        out = ReportOut.of(run_id, build, root=root)
     if queued:
         wake.set()
     return out, queued

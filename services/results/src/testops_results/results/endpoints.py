@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field
 from testops_kit.database import SessionDep
 from testops_kit.errors import NotFound, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import ProjectDep
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath, reject_nul
 from testops_results import allure
 from testops_results.analytics import repository as analytics
@@ -77,6 +78,7 @@ def _item(result: TestResult) -> dict[str, Any]:
 async def list_run_results(
     run_id: IdPath,
     session: SessionDep,
+    project: ProjectDep,
     status: Annotated[list[Status], Query(description="Status; repeat for any of several.")] = [],  # noqa: B006
     q: Annotated[
         str | None,
@@ -98,7 +100,7 @@ async def list_run_results(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ResultItem]:
-    if await runs.get(session, run_id) is None:
+    if await runs.get(session, run_id, project=project) is None:
         raise RunNotFound(f"No run {run_id}.")
     results, next_cursor = await repository.list_results(
         session,
@@ -184,8 +186,8 @@ def _fixtures(fixtures: list[dict[str, Any]], found: dict[str, Attachment]) -> l
     summary="Get a result with its steps, attachments and fixtures",
     responses=problem_responses(404, 422),
 )
-async def get_result(result_id: IdPath, session: SessionDep) -> ResultOut:
-    result = await repository.get(session, result_id)
+async def get_result(result_id: IdPath, session: SessionDep, project: ProjectDep) -> ResultOut:
+    result = await repository.get(session, result_id, project=project)
     if result is None:
         raise ResultNotFound(f"No result {result_id}.")
     document = _document(result.document)
@@ -240,14 +242,16 @@ HistoryId = Annotated[
 async def get_test_history(
     history_id: HistoryId,
     session: SessionDep,
+    project: ProjectDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> HistoryPage:
     """The counted result (never a retried attempt) of every non-deleted run that has the test,
     with the test's `flakiness` over the results of this page: flips between `passed` and
-    `failed`/`broken` from one to the next, and passes after a failed or broken attempt."""
+    `failed`/`broken` from one to the next, and passes after a failed or broken attempt.
+    Only the runs of the project the request acts in."""
     rows, next_cursor = await repository.history(
-        session, history_id=history_id, cursor=cursor, limit=limit
+        session, project=project, history_id=history_id, cursor=cursor, limit=limit
     )
     retried = await analytics.runs_with_failed_attempts(
         session, history_id=history_id, run_ids=[run.id for _, run in rows]

@@ -72,12 +72,12 @@ async def list_results(
     return BY_ID.page(rows, limit=limit, key=lambda result: (result.id,))
 
 
-async def get(session: AsyncSession, result_id: int) -> TestResult | None:
-    """The result, when its run exists and is not deleted."""
+async def get(session: AsyncSession, result_id: int, *, project: str) -> TestResult | None:
+    """The result, when its run exists in ``project`` and is not deleted."""
     return await session.scalar(
         select(TestResult)
         .join(Run, Run.id == TestResult.run_id)
-        .where(TestResult.id == result_id, Run.deleted_at.is_(None))
+        .where(TestResult.id == result_id, Run.project == project, Run.deleted_at.is_(None))
     )
 
 
@@ -114,12 +114,21 @@ async def attachments_by_source(
 
 
 async def history(
-    session: AsyncSession, *, history_id: str, cursor: str | None, limit: int
+    session: AsyncSession, *, project: str, history_id: str, cursor: str | None, limit: int
 ) -> tuple[list[tuple[TestResult, Run]], str | None]:
+    """The counted results of the test in the non-deleted runs of ``project``, newest first:
+    one range of the project's history index."""
     statement: Select[TestResult, Run] = (
         select(TestResult, Run)
-        .join(Run, and_(Run.id == TestResult.run_id, Run.deleted_at.is_(None)))
-        .where(TestResult.history_id == history_id, TestResult.is_retry.is_(False))
+        .join(
+            Run,
+            and_(Run.id == TestResult.run_id, Run.project == project, Run.deleted_at.is_(None)),
+        )
+        .where(
+            TestResult.project == project,
+            TestResult.history_id == history_id,
+            TestResult.is_retry.is_(False),
+        )
     )
     statement = NEWEST_FIRST.paginate(statement, cursor=cursor, limit=limit)
     rows = [(result, run) for result, run in (await session.execute(statement)).all()]

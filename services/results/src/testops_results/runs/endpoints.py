@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from testops_kit.database import SessionDep, utcnow
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import ProjectDep, api_root, api_url
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath, TimestampQuery
 from testops_results.allure import Status
 from testops_results.models import Run
@@ -44,25 +45,27 @@ _UPLOAD_UNAVAILABLE = {
 }
 
 
-async def _out(session: AsyncSession, runs: Sequence[Run]) -> list[RunOut]:
-    """The runs as returned, each with the state of its report."""
+async def _out(session: AsyncSession, runs: Sequence[Run], *, request: Request) -> list[RunOut]:
+    """The runs as returned, each with the state of its report (its URL in the form
+    ``request`` used)."""
     builds = await reports.by_run(session, [run.id for run in runs])
+    root = api_root(request)
     out = []
     for run in runs:
         build = builds.get(run.id)
         report = ReportState()
         if build is not None:
-            report = ReportState(status=build.status, url=report_url(run.id, build))
+            report = ReportState(status=build.status, url=report_url(root, run.id, build))
         out.append(RunOut.of(run, report))
     return out
 
 
-async def _read_run(request: Request, run_id: int) -> RunOut:
+async def _read_run(request: Request, run_id: int, *, project: str) -> RunOut:
     async with request.app.state.database.session() as session:
-        run = await repository.get(session, run_id)
+        run = await repository.get(session, run_id, project=project)
         if run is None:
             raise RunNotFound(f"No run {run_id}.")
-        [out] = await _out(session, [run])
+        [out] = await _out(session, [run], request=request)
         return out
 
 
@@ -73,11 +76,12 @@ async def _read_run(request: Request, run_id: int) -> RunOut:
     responses=problem_responses(413, 422, 503, descriptions=_UPLOAD_UNAVAILABLE),
     openapi_extra=UPLOAD_BODY,
 )
-async def create_run(request: Request, response: Response) -> RunOut:
+async def create_run(request: Request, response: Response, project: ProjectDep) -> RunOut:
     """Multipart: `run_name` and `files` — allure-results files or one `.zip`/`.tar.gz`
     archive of them. All or nothing: on any error nothing of the upload is kept. Files that are
     not valid Allure JSON are skipped and named in `warnings`. With `build_report=true` the
-    run's Allure report is queued at once (`report.status` is `pending`)."""
+    run's Allure report is queued at once (`report.status` is `pending`). The run belongs to
+    the project the request acts in."""
     ingestor: Ingestor = request.app.state.ingestor
     async with upload_form(request, max_files=ingestor.settings.max_upload_files) as form:
         fields = read_fields(form, require_run_name=True)
@@ -86,6 +90,7 @@ async def create_run(request: Request, response: Response) -> RunOut:
         now = utcnow()
         run_id = await ingestor.ingest(
             files,
+            project=project,
             new_run={
                 "name": fields.run_name,
                 "branch": fields.branch,
@@ -99,9 +104,15 @@ async def create_run(request: Request, response: Response) -> RunOut:
         )
     if fields.build_report:
         worker: ReportWorker = request.app.state.report_worker
-        await queue_build(database=ingestor.database, wake=worker.wake, run_id=run_id)
-    response.headers["Location"] = f"/api/v1/runs/{run_id}"
-    return await _read_run(request, run_id)
+        await queue_build(
+            database=ingestor.database,
+            wake=worker.wake,
+            run_id=run_id,
+            project=project,
+            root=api_root(request),
+        )
+    response.headers["Location"] = api_url(request, f"/runs/{run_id}")
+    return await _read_run(request, run_id, project=project)
 
 
 @router.post(
@@ -110,20 +121,22 @@ async def create_run(request: Request, response: Response) -> RunOut:
     responses=problem_responses(404, 413, 422, 503, descriptions=_UPLOAD_UNAVAILABLE),
     openapi_extra=shard_body(),
 )
-async def add_run_files(run_id: IdPath, request: Request) -> RunOut:
+async def add_run_files(run_id: IdPath, request: Request, project: ProjectDep) -> RunOut:
     """The same files as `POST /runs`; the run's stats are recounted across all its shards
     (a retry may arrive in a later shard than the attempt it replaces)."""
     ingestor: Ingestor = request.app.state.ingestor
-    await _read_run(request, run_id)
+    await _read_run(request, run_id, project=project)
     async with upload_form(request, max_files=ingestor.settings.max_upload_files) as form:
         read_fields(form, require_run_name=False)
-        await ingestor.ingest(read_files(form), run_id=run_id)
-    return await _read_run(request, run_id)
+        await ingestor.ingest(read_files(form), project=project, run_id=run_id)
+    return await _read_run(request, run_id, project=project)
 
 
 @router.get("", summary="List runs, newest first", responses=problem_responses(422))
 async def list_runs(
     session: SessionDep,
+    project: ProjectDep,
+    request: Request,
     name: Annotated[
         str | None, Query(max_length=255, pattern=NO_NUL_PATTERN, description="Exact run name.")
     ] = None,
@@ -149,6 +162,7 @@ async def list_runs(
 ) -> Page[RunOut]:
     runs, next_cursor = await repository.list_runs(
         session,
+        project=project,
         name=name,
         status=status,
         branch=branch,
@@ -158,15 +172,17 @@ async def list_runs(
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=await _out(session, runs), next_cursor=next_cursor)
+    return Page(items=await _out(session, runs, request=request), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}", summary="Get a run", responses=problem_responses(404, 422))
-async def get_run(run_id: IdPath, session: SessionDep) -> RunOut:
-    run = await repository.get(session, run_id)
+async def get_run(
+    run_id: IdPath, session: SessionDep, project: ProjectDep, request: Request
+) -> RunOut:
+    run = await repository.get(session, run_id, project=project)
     if run is None:
         raise RunNotFound(f"No run {run_id}.")
-    [out] = await _out(session, [run])
+    [out] = await _out(session, [run], request=request)
     return out
 
 
@@ -176,9 +192,9 @@ async def get_run(run_id: IdPath, session: SessionDep) -> RunOut:
     summary="Delete a run (soft)",
     responses=problem_responses(404, 422),
 )
-async def delete_run(run_id: IdPath, session: SessionDep) -> Response:
+async def delete_run(run_id: IdPath, session: SessionDep, project: ProjectDep) -> Response:
     """The run disappears from listings and history; `POST /runs/{id}/restore` brings it back."""
-    run = await repository.get(session, run_id)
+    run = await repository.get(session, run_id, project=project)
     if run is None:
         raise RunNotFound(f"No run {run_id}.")
     run.deleted_at = run.updated_at = utcnow()
@@ -188,13 +204,15 @@ async def delete_run(run_id: IdPath, session: SessionDep) -> Response:
 @router.post(
     "/{run_id}/restore", summary="Restore a deleted run", responses=problem_responses(404, 422)
 )
-async def restore_run(run_id: IdPath, session: SessionDep) -> RunOut:
+async def restore_run(
+    run_id: IdPath, session: SessionDep, project: ProjectDep, request: Request
+) -> RunOut:
     """Restoring a run that is not deleted changes nothing."""
-    run = await repository.get(session, run_id, deleted=True)
+    run = await repository.get(session, run_id, project=project, deleted=True)
     if run is None:
         raise RunNotFound(f"No run {run_id}.")
     if run.deleted_at is not None:
         run.deleted_at = None
         run.updated_at = utcnow()
-    [out] = await _out(session, [run])
+    [out] = await _out(session, [run], request=request)
     return out

@@ -17,9 +17,11 @@ DeletedFilter = Literal["exclude", "only", "include"]
 NEWEST_FIRST = Keyset("runs_newest", Run.id, descending=True)
 
 
-async def get(session: AsyncSession, run_id: int, *, deleted: bool = False) -> Run | None:
-    """The run, when it exists (and is not soft-deleted, unless ``deleted``)."""
-    statement = select(Run).where(Run.id == run_id)
+async def get(
+    session: AsyncSession, run_id: int, *, project: str, deleted: bool = False
+) -> Run | None:
+    """The run, when it exists in ``project`` (and is not soft-deleted, unless ``deleted``)."""
+    statement = select(Run).where(Run.id == run_id, Run.project == project)
     if not deleted:
         statement = statement.where(Run.deleted_at.is_(None))
     return await session.scalar(statement)
@@ -28,6 +30,7 @@ async def get(session: AsyncSession, run_id: int, *, deleted: bool = False) -> R
 async def list_runs(
     session: AsyncSession,
     *,
+    project: str,
     name: str | None,
     status: Sequence[str],
     branch: str | None,
@@ -37,7 +40,7 @@ async def list_runs(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Run], str | None]:
-    statement: Select[Run] = select(Run)
+    statement: Select[Run] = select(Run).where(Run.project == project)
     if name is not None:
         statement = statement.where(Run.name == name)
     if status:

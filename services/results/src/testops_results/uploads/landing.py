@@ -30,8 +30,11 @@ from testops_results.uploads.staging import Staged
 BATCH = 1000
 
 RESULT_COLUMNS = [
-    column.name for column in TestResult.__table__.columns if column.name not in ("id", "run_id")
+    column.name
+    for column in TestResult.__table__.columns
+    if column.name not in ("id", "run_id", "project")
 ]
+"""The columns of a result that come from its file."""
 
 
 class UploadAbandoned(ServiceUnavailable):
@@ -45,25 +48,29 @@ async def land(
     upload_id: str,
     object_key: str,
     staged: Staged,
+    project: str,
     run_id: int | None,
     new_run: dict[str, Any] | None,
     flaky_window: int,
 ) -> int:
-    """Write ``staged`` as a new run (``new_run`` holds its fields) or a shard of ``run_id``;
-    then mark ``flaky`` the results of tests that are flaky over its ``flaky_window`` newest
-    runs of the same name (a mark is only ever added: a later shard never removes one)."""
+    """Write ``staged`` as a new run of ``project`` (``new_run`` holds its fields) or a shard
+    of ``run_id`` (a run of ``project``); then mark ``flaky`` the results of tests that are
+    flaky over its ``flaky_window`` newest runs of the same name and project (a mark is only
+    ever added: a later shard never removes one)."""
     if new_run is not None:
-        run = Run(**new_run, status="unknown")
+        run = Run(**new_run, project=project, status="unknown")
         session.add(run)
         await session.flush()
     else:
         found = await session.scalar(
-            select(Run).where(Run.id == run_id, Run.deleted_at.is_(None)).with_for_update()
+            select(Run)
+            .where(Run.id == run_id, Run.project == project, Run.deleted_at.is_(None))
+            .with_for_update()
         )
         if found is None:
             raise RunNotFound(f"No run {run_id}.")
         run = found
-    await _insert_results(session, run.id, staged, new_run=new_run is not None)
+    await _insert_results(session, run, staged, new_run=new_run is not None)
     await _insert_containers(session, run.id, staged)
     await _upsert_attachments(session, run.id, staged)
     session.add(
@@ -83,14 +90,14 @@ async def land(
 
 
 async def _insert_results(
-    session: AsyncSession, run_id: int, staged: Staged, *, new_run: bool
+    session: AsyncSession, run: Run, staged: Staged, *, new_run: bool
 ) -> None:
     # A uuid seen twice: the later file wins, as in Allure, also over an earlier shard.
     latest = {result.uuid: result for result in staged.results}
     results = list(latest.values())
     if not new_run:
         existing = await session.execute(
-            select(TestResult.id, TestResult.uuid).where(TestResult.run_id == run_id)
+            select(TestResult.id, TestResult.uuid).where(TestResult.run_id == run.id)
         )
         replaced = [row.id for row in existing if row.uuid in latest]
         for start in range(0, len(replaced), BATCH):
@@ -99,13 +106,13 @@ async def _insert_results(
             )
     # Ids in file order: the order Allure breaks ties between retries by.
     ids = await allocate_ids(session, TestResult, len(results))
-    columns = ["id", "run_id", *RESULT_COLUMNS]
+    columns = ["id", "run_id", "project", *RESULT_COLUMNS]
     await bulk_insert(
         session,
         TestResult,
         columns,
         [
-            (result_id, run_id, *(result.row[name] for name in RESULT_COLUMNS))
+            (result_id, run.id, run.project, *(result.row[name] for name in RESULT_COLUMNS))
             for result_id, result in zip(ids, results, strict=True)
         ],
     )

@@ -65,10 +65,12 @@ class Ingestor:
         self,
         files: Sequence[IncomingFile],
         *,
+        project: str,
         run_id: int | None = None,
         new_run: dict[str, Any] | None = None,
     ) -> int:
-        """Ingest ``files`` as a new run or a shard of ``run_id``; returns the run's id."""
+        """Ingest ``files`` as a new run of ``project`` or a shard of ``run_id`` (which must be
+        one of ``project``'s); returns the run's id."""
         check_files(files)
         workdir = await anyio.to_thread.run_sync(self._workdir)
         began = time.perf_counter()
@@ -82,7 +84,9 @@ class Ingestor:
                 warnings=len(staged.warnings),
                 seconds=round(time.perf_counter() - began, 3),
             )
-            return await self._store_and_land(staged, run_id=run_id, new_run=new_run)
+            return await self._store_and_land(
+                staged, project=project, run_id=run_id, new_run=new_run
+            )
         finally:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
 
@@ -101,7 +105,12 @@ class Ingestor:
         return stage_files([(f.name, f.stream) for f in files], workdir, limits)
 
     async def _store_and_land(
-        self, staged: Staged, *, run_id: int | None, new_run: dict[str, Any] | None
+        self,
+        staged: Staged,
+        *,
+        project: str,
+        run_id: int | None,
+        new_run: dict[str, Any] | None,
     ) -> int:
         upload_id = await blobs.register(self.database)
         heartbeat = asyncio.create_task(self._heartbeat(upload_id))
@@ -123,6 +132,7 @@ class Ingestor:
                         upload_id=upload_id,
                         object_key=blobs.raw_key(upload_id),
                         staged=staged,
+                        project=project,
                         run_id=run_id,
                         new_run=new_run,
                         flaky_window=self.settings.flaky_window,

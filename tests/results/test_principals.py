@@ -1,0 +1,288 @@
+"""Who results answers, asked straight, as something on its network would: a results process
+(``python -m testops_results``) takes the principals the gateway signs, and the executor's for
+its uploads alone; nothing else gets past ``/healthz`` and ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.results.allure_data import result_file_named
+from tests.results.results_api import (
+    API,
+    JSON,
+    SignedBy,
+    admin_of,
+    executor_auth,
+    form_files,
+    new_project_key,
+    new_run_name,
+)
+
+from testops_kit import testing
+from testops_kit.principal import (
+    GATEWAY_ISSUER,
+    PrincipalSigner,
+    generate_private_key,
+    load_private_key,
+)
+from testops_kit.testing import (
+    TEST_PRINCIPAL,
+    PrincipalAuth,
+    ServiceProcess,
+    assert_problem,
+    service_process,
+)
+
+PREFIX = "TESTOPS_RESULTS_"
+
+
+@pytest.fixture(scope="module")
+def settings(
+    database_url_factory: Callable[[str], str],
+    storage_settings_factory: Callable[[str], dict[str, Any]],
+) -> dict[str, str]:
+    """A new database and storage (made outside the event loop)."""
+    return {
+        "database_url": database_url_factory("principals"),
+        **{name: str(value) for name, value in storage_settings_factory("principals").items()},
+        "log_format": "json",
+    }
+
+
+@pytest.fixture(scope="module")
+async def results(
+    settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServiceProcess]:
+    """A results process trusting the test gateway key and the test executor key."""
+    async with service_process(
+        "testops_results",
+        prefix=PREFIX,
+        folder=tmp_path_factory.mktemp("principals"),
+        settings=settings,
+    ) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def one_result(allure_results: Path) -> list[Path]:
+    return [result_file_named(allure_results, "test_pays_with_card")]
+
+
+def signed(process: ServiceProcess, auth: httpx.Auth | None) -> httpx.AsyncClient:
+    """A client of ``process`` that signs with ``auth`` (None: sends no principal)."""
+    return httpx.AsyncClient(base_url=process.url, trust_env=False, timeout=30, auth=auth)
+
+
+def root(path_form: str, project: str) -> str:
+    return API if path_form == "unscoped" else f"{API}/projects/{project}"
+
+
+async def upload(client: httpx.AsyncClient, api: str, files: list[Path], **fields: str) -> JSON:
+    response = await client.post(
+        f"{api}/runs", data={"run_name": new_run_name(), **fields}, files=form_files(files)
+    )
+    assert response.status_code == 201, response.text
+    run: JSON = response.json()
+    return run
+
+
+# --- the gateway's principal, and nothing that stands for it
+
+
+def signed_by_another_key() -> httpx.Auth:
+    signer = PrincipalSigner(load_private_key(generate_private_key()), issuer=GATEWAY_ISSUER)
+    return SignedBy(signer, TEST_PRINCIPAL)
+
+
+def expired() -> httpx.Auth:
+    an_hour_ago = time.time() - 3600
+    signer = PrincipalSigner(
+        load_private_key(testing.test_signing_key()),
+        issuer=GATEWAY_ISSUER,
+        clock=lambda: an_hour_ago,
+    )
+    return SignedBy(signer, TEST_PRINCIPAL)
+
+
+def for_another_service() -> httpx.Auth:
+    return PrincipalAuth("catalog")
+
+
+REFUSED = {
+    "without-a-principal": lambda: None,
+    "signed-by-another-key": signed_by_another_key,
+    "expired": expired,
+    "for-another-service": for_another_service,
+}
+
+ROUTES = [
+    ("GET", "/runs"),
+    ("POST", "/runs"),
+    ("GET", "/runs/1"),
+    ("DELETE", "/runs/1"),
+    ("POST", "/runs/1/files"),
+    ("GET", "/runs/1/results"),
+    ("GET", "/results/1"),
+    ("GET", "/attachments/1/content"),
+    ("GET", "/tests/abc/history"),
+    ("GET", "/analytics/flaky?name=nightly"),
+    ("GET", "/runs/1/report"),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+@pytest.mark.parametrize("form", ["unscoped", "scoped"])
+async def test_a_request_without_a_valid_principal_is_refused_on_every_route(
+    results: ServiceProcess, kind: str, form: str
+) -> None:
+    auth = REFUSED[kind]()
+    async with signed(results, auth) as client:
+        for method, path in ROUTES:
+            response = await client.request(method, root(form, "DEFAULT") + path)
+
+            body = assert_problem(response, 401, "unauthenticated")
+            assert "gateway" in body["detail"]
+
+
+async def test_a_refused_upload_keeps_nothing(
+    results: ServiceProcess, one_result: list[Path]
+) -> None:
+    name = new_run_name()
+    async with (
+        signed(results, expired()) as stranger,
+        results.client() as client,
+    ):
+        response = await stranger.post(
+            f"{API}/runs", data={"run_name": name}, files=form_files(one_result)
+        )
+        listed = await client.get(f"{API}/runs", params={"name": name})
+
+    assert_problem(response, 401, "unauthenticated")
+    assert listed.json()["items"] == []
+
+
+async def test_health_and_readiness_answer_without_a_principal(results: ServiceProcess) -> None:
+    async with results.client(principal=None) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_principal_of_the_gateway_is_answered(results: ServiceProcess) -> None:
+    async with results.client() as client:
+        response = await client.get(f"{API}/runs", params={"limit": 1})
+
+    assert response.status_code == 200, response.text
+
+
+# --- the executor's principal: uploads, in the execution's project
+
+
+async def test_an_execution_s_upload_lands_in_the_execution_s_project(
+    results: ServiceProcess, one_result: list[Path], path_form: str
+) -> None:
+    project = new_project_key()
+    api = root(path_form, project)
+    execution_id = str(uuid.uuid4())
+    async with (
+        signed(results, executor_auth(project)) as executor,
+        results.client(principal=admin_of(project)) as member,
+        results.client() as default,
+    ):
+        run = await upload(executor, api, one_result, execution_id=execution_id)
+        shard = await executor.post(
+            f"{api}/runs/{run['id']}/files", files=form_files(one_result[:1])
+        )
+        in_project = await member.get(f"{API}/runs/{run['id']}")
+        elsewhere = await default.get(f"{API}/runs/{run['id']}")
+
+    assert run["source"] == "execution"
+    assert shard.status_code == 200, shard.text
+    assert in_project.status_code == 200, in_project.text
+    assert in_project.json()["execution_id"] == execution_id
+    assert_problem(elsewhere, 404, "run_not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/runs"),
+        ("GET", "/runs/{id}"),
+        ("DELETE", "/runs/{id}"),
+        ("POST", "/runs/{id}/restore"),
+        ("GET", "/runs/{id}/results"),
+        ("GET", "/runs/{id}/attachments"),
+        ("GET", "/runs/{id}/failures"),
+        ("POST", "/runs/{id}/report"),
+        ("GET", "/runs/{id}/report"),
+        ("GET", "/analytics/trends?name=nightly"),
+    ],
+)
+async def test_the_executor_s_principal_may_not_read_list_or_delete(
+    results: ServiceProcess, one_result: list[Path], path_form: str, method: str, path: str
+) -> None:
+    project = new_project_key()
+    api = root(path_form, project)
+    async with (
+        signed(results, executor_auth(project)) as executor,
+        results.client(principal=admin_of(project)) as member,
+    ):
+        run = await upload(executor, api, one_result)
+
+        response = await executor.request(method, api + path.format(id=run["id"]))
+
+        assert_problem(response, 401, "unauthenticated")
+        after = await member.get(f"{API}/runs/{run['id']}")
+    assert after.json() == run
+
+
+async def test_the_executor_s_principal_acts_in_its_own_project_only(
+    results: ServiceProcess, one_result: list[Path]
+) -> None:
+    project = new_project_key()
+    async with signed(results, executor_auth(project)) as executor:
+        response = await executor.post(
+            f"{API}/projects/{new_project_key()}/runs",
+            data={"run_name": new_run_name()},
+            files=form_files(one_result),
+        )
+
+    assert_problem(response, 404, "project_not_found")
+
+
+# --- keys at start-up
+
+
+async def test_without_the_executor_s_key_results_starts_and_refuses_its_uploads(
+    settings: dict[str, str],
+    database_url_factory: Callable[[str], str],
+    tmp_path: Path,
+    one_result: list[Path],
+) -> None:
+    database_url = await asyncio.to_thread(database_url_factory, "no-executor-key")
+    async with (
+        service_process(
+            "testops_results",
+            prefix=PREFIX,
+            folder=tmp_path,
+            settings={**settings, "database_url": database_url, "executor_public_key": ""},
+        ) as process,
+        signed(process, executor_auth("DEFAULT")) as executor,
+        process.client() as gateway,
+    ):
+        refused = await executor.post(
+            f"{API}/runs", data={"run_name": new_run_name()}, files=form_files(one_result)
+        )
+        await upload(gateway, API, one_result)
+
+    assert_problem(refused, 401, "unauthenticated")
+    [warning] = [e for e in process.log_events() if e["event"] == "executor_uploads_refused"]
+    assert warning["level"] == "warning"
+    assert warning["setting"] == "TESTOPS_RESULTS_EXECUTOR_PUBLIC_KEY"
