@@ -38,7 +38,7 @@ from testops_catalog.settings import CatalogSettings
 from testops_catalog.test_cases.repository import KEYSETS
 from testops_kit.logging import configure_logging
 from testops_kit.migrations import upgrade
-from testops_kit.testing import app_client
+from testops_kit.testing import app_client, principal_settings
 
 SERVER_ENV = "TESTOPS_BENCH_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -607,7 +607,11 @@ async def run(args: argparse.Namespace) -> int:
         for s in scenarios(rare, args.cases, extra=args.extra)
         if not args.only or any(word in s.name for word in args.only)
     ]
-    app = create_app(CatalogSettings(database_url=db_url, migrate_on_start=False))
+    # app_client signs each request's principal as the gateway would, with the key these
+    # settings make the app trust.
+    app = create_app(
+        CatalogSettings(database_url=db_url, migrate_on_start=False, **principal_settings())
+    )
     rng = random.Random(args.seed + 1)
     load_before = load()
     async with app_client(app) as client:

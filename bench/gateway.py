@@ -54,7 +54,15 @@ from ingest import (
     pack,
 )
 from testops_gateway.auth import new_token, token_line
-from testops_kit.testing import ServiceProcess, service_process
+from testops_kit.principal import GATEWAY_ISSUER, LIFETIME_S, PrincipalSigner, load_private_key
+from testops_kit.principal import HEADER as PRINCIPAL_HEADER
+from testops_kit.testing import (
+    TEST_PRINCIPAL,
+    PrincipalAuth,
+    ServiceProcess,
+    service_process,
+    test_signing_key,
+)
 
 SERVER_ENV = "TESTOPS_BENCH_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -96,6 +104,22 @@ end
 """
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# A request straight to a service carries a principal, as one from the gateway does: signed with
+# the key service_process makes the services trust. One wrk run sends one, so it must outlive the
+# run; a verifier takes none that lives longer than this.
+DIRECT_PRINCIPAL_S = 2 * LIFETIME_S
+MAX_DURATION_S = DIRECT_PRINCIPAL_S - 10
+
+
+def direct_principal(audience: str) -> str:
+    """A principal for ``audience`` (``catalog``), signed now and valid DIRECT_PRINCIPAL_S."""
+    signer = PrincipalSigner(
+        load_private_key(test_signing_key()),
+        issuer=GATEWAY_ISSUER,
+        lifetime_s=DIRECT_PRINCIPAL_S,
+    )
+    return signer.sign(TEST_PRINCIPAL, audience=audience)
 
 
 # --- processes ------------------------------------------------------------------------------------
@@ -223,9 +247,10 @@ class Load:
 
 
 def run_wrk(
-    url: str, connections: int, duration: int, token: str, script: Path, log: Path
+    url: str, connections: int, duration: int, header: str, script: Path, log: Path
 ) -> tuple[dict[str, Any], float, str]:
-    """One wrk run: its JSON summary, its own CPU seconds, and its text output."""
+    """One wrk run (each request with ``header``): its JSON summary, its own CPU seconds, and
+    its text output."""
     command = [
         "wrk",
         "-t1",
@@ -237,7 +262,7 @@ def run_wrk(
         "-s",
         str(script),
         "-H",
-        f"Authorization: Bearer {token}",
+        header,
         url,
     ]
     with log.open("w+") as fh:
@@ -268,11 +293,16 @@ def measure(
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     pg_before = pg_cpu(catalog_db)
     idle_before, total_before = machine_idle()
+    # The gateway takes the token; the catalog, straight, a principal as the gateway signs it.
+    if target == "direct":
+        header = f"{PRINCIPAL_HEADER}: {direct_principal('catalog')}"
+    else:
+        header = f"Authorization: Bearer {token}"
     summary, wrk_cpu, _ = run_wrk(
         url,
         connections,
         duration,
-        token,
+        header,
         script,
         work / f"wrk-{target}-c{connections}-r{round_no}.txt",
     )
@@ -304,7 +334,9 @@ def seed_catalog(catalog_url: str, seed: int) -> list[int]:
     """50 test cases with steps, tags and a suite, made through the catalog's API; their ids."""
     rng = random.Random(seed)
     ids = []
-    with httpx.Client(base_url=catalog_url, timeout=30, trust_env=False) as client:
+    with httpx.Client(
+        base_url=catalog_url, timeout=30, trust_env=False, auth=PrincipalAuth("catalog")
+    ) as client:
         for n in range(1, CASES + 1):
             area, verb, obj = rng.choice(SUITES), rng.choice(VERBS), rng.choice(OBJECTS)
             body = {
@@ -476,8 +508,10 @@ def upload(
     pids = {"gateway": pid_of(gateway), "results": pid_of(results)}
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     timeout = httpx.Timeout(900.0, connect=10.0)
+    # Straight to results, the upload carries a principal as the gateway's does.
+    auth = PrincipalAuth("results") if base_url == results.url else None
     with (
-        httpx.Client(base_url=base_url, timeout=timeout, trust_env=False) as client,
+        httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, auth=auth) as client,
         archive.path.open("rb") as fh,
     ):
         with RssWatch(pids) as watch:
@@ -616,7 +650,7 @@ def bench(
     ids = seed_catalog(catalog.url, args.seed)
     path = args.path or f"/api/v1/test-cases/{ids[len(ids) // 2]}"
     auth = {"Authorization": f"Bearer {token}"}
-    direct = httpx.get(catalog.url + path, headers=auth, trust_env=False)
+    direct = httpx.get(catalog.url + path, auth=PrincipalAuth("catalog"), trust_env=False)
     through = httpx.get(gateway.url + path, headers=auth, trust_env=False)
     denied = httpx.get(gateway.url + path, trust_env=False)
     if direct.status_code != 200 or through.status_code != 200 or direct.json() != through.json():
@@ -786,7 +820,12 @@ async def run_services(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the small GETs (3)")
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run (8)")
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=8,
+        help=f"seconds per wrk run (8; at most {MAX_DURATION_S})",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="seconds of each warm-up run (2)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--skip-upload", action="store_true", help="no 1 GB upload")
@@ -796,6 +835,11 @@ def main() -> None:
     parser.add_argument("--strict", action="store_true", help="exit with 1 when a goal is missed")
     parser.add_argument("--seed", type=int, default=20261121, help="randomness of the data")
     args = parser.parse_args()
+    if max(args.duration, args.warmup) > MAX_DURATION_S:
+        parser.error(
+            f"--duration and --warmup: at most {MAX_DURATION_S} s (a run straight to the catalog "
+            f"sends one principal, valid {DIRECT_PRINCIPAL_S} s)"
+        )
 
     if shutil.which("wrk") is None:
         raise SystemExit(

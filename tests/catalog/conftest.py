@@ -18,7 +18,7 @@ from testops_catalog.attachments.service import KEY_PREFIX
 from testops_catalog.main import create_app
 from testops_catalog.settings import CatalogSettings
 from testops_kit.storage import Storage
-from testops_kit.testing import app_client
+from testops_kit.testing import app_client, principal_settings
 
 JSON = dict[str, Any]
 
@@ -30,6 +30,7 @@ def catalog_settings(
     return CatalogSettings(
         database_url=database_url_factory("catalog"),
         data_dir=tmp_path_factory.mktemp("catalog-data"),
+        **principal_settings(),
     )
 
 
@@ -229,7 +230,7 @@ def storage_catalog_settings(
             database_url=database_url_factory(name),
             **storage_settings_factory(name),
             data_dir=tmp_path_factory.mktemp(f"{name}-data"),
-            **overrides,
+            **{**principal_settings(), **overrides},
         )
 
     return make
@@ -247,6 +248,7 @@ def attachments_app(
         database_url=database_url_factory("catalog_attach"),
         **storage_settings_factory("catalog"),
         data_dir=tmp_path_factory.mktemp("catalog-attach-data"),
+        **principal_settings(),
     )
     return create_app(settings)
 

@@ -13,12 +13,19 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from testops_catalog.settings import CatalogSettings
+from testops_kit.principal import HEADER as PRINCIPAL_HEADER
 from testops_kit.storage import open_storage
-from testops_kit.testing import ServiceProcess, hang_up_mid_body, service_process, wait_for
+from testops_kit.testing import (
+    TEST_PRINCIPAL,
+    PrincipalAuth,
+    ServiceProcess,
+    hang_up_mid_body,
+    service_process,
+    wait_for,
+)
 
 JSON = dict[str, Any]
 
@@ -55,10 +62,14 @@ async def stored_keys(settings: dict[str, str], folder: Path) -> set[str]:
         return {info.key async for info in storage.list("")}
 
 
+def signed_principal() -> str:
+    return PrincipalAuth("catalog").signer.sign(TEST_PRINCIPAL, audience="catalog")
+
+
 async def test_a_client_hanging_up_mid_attachment_is_logged_once_and_attaches_nothing(
     catalog: ServiceProcess, settings: dict[str, str], folder: Path
 ) -> None:
-    async with httpx.AsyncClient(base_url=catalog.url, timeout=30, trust_env=False) as client:
+    async with catalog.client() as client:
         created = await client.post(
             "/api/v1/test-cases", json={"name": f"hang-up-{uuid.uuid4().hex[:8]}"}
         )
@@ -70,7 +81,8 @@ async def test_a_client_hanging_up_mid_attachment_is_logged_once_and_attaches_no
             "POST",
             attachments,
             files={"file": ("trace.bin", os.urandom(256 * 1024), "application/octet-stream")},
-            headers={"X-Request-ID": request_id},
+            # Sent by hand, past the client's auth: signed here as the gateway would.
+            headers={"X-Request-ID": request_id, PRINCIPAL_HEADER: signed_principal()},
         )
 
         await hang_up_mid_body(request, sent=len(request.read()) // 2)

@@ -20,7 +20,7 @@ from testops_catalog.main import create_app
 from testops_catalog.settings import CatalogSettings
 from testops_kit.database import utcnow
 from testops_kit.storage import Storage
-from testops_kit.testing import app_client
+from testops_kit.testing import app_client, principal_settings
 
 Keys = Callable[[FastAPI], Awaitable[set[str]]]
 TWO_HOURS = 2 * 60 * 60
@@ -127,6 +127,7 @@ def file_settings(
         database_url=database_url_factory("catalog_sweep_file"),
         storage_url=f"file://{blobs}",
         data_dir=tmp_path,
+        **principal_settings(),
     )
     return settings, blobs
 

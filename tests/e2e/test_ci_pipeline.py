@@ -28,7 +28,7 @@ from tests.executor.repositories import Repo
 from tests.results.allure_data import attachment_files, expected_run
 from tests.results.results_api import every_item, folder_files, form_files
 
-from testops_kit.testing import assert_problem
+from testops_kit.testing import PrincipalAuth, assert_problem
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -243,7 +243,10 @@ async def test_the_merged_openapi_document_is_valid_and_has_every_operation_of_t
     assert merged["openapi"].startswith("3.1")
     assert merged["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     for name, service_url in deployment.services.items():
-        async with httpx.AsyncClient(base_url=service_url, trust_env=False) as direct:
+        # Straight to the service, with the principal the gateway would sign.
+        async with httpx.AsyncClient(
+            base_url=service_url, trust_env=False, auth=PrincipalAuth(name)
+        ) as direct:
             own: JSON = (await direct.get(f"{API}/openapi.json")).json()
         operations = {
             (path, method)

@@ -37,7 +37,7 @@ async def test_a_wrong_method_is_405_allowing_what_the_service_allows(
     allow: str,
 ) -> None:
     through = await gateway.request("OPTIONS", path, headers=root)
-    async with httpx.AsyncClient(base_url=getattr(upstreams, service).url) as direct:
+    async with getattr(upstreams, service).client() as direct:
         expected = await direct.request("OPTIONS", path)
 
     assert_problem(through, 405, "method_not_allowed")

@@ -27,6 +27,7 @@ from testops_kit.testing import (
     service_process,
     wait_for,
 )
+from testops_kit.testing import test_public_key as services_public_key
 
 API = "/api/v1"
 CASE_ROUTE = f"{API}/test-cases/{{test_case_id}}"
@@ -184,6 +185,7 @@ async def test_a_service_that_comes_up_after_the_gateway_gets_its_routes_labelle
             "TESTOPS_CATALOG_DATABASE_URL": await asyncio.to_thread(
                 database_url_factory, "gw_late_catalog"
             ),
+            "TESTOPS_CATALOG_PRINCIPAL_PUBLIC_KEY": services_public_key(),
         }
     )
     late_catalog = ServiceProcess("testops_catalog", env, tmp_path / "catalog.log", port)

@@ -38,7 +38,9 @@ def service_documents(tmp_path_factory: pytest.TempPathFactory) -> Documents:
     """The three services' own documents, as they serve them at /api/v1/openapi.json."""
     data = tmp_path_factory.mktemp("gateway-openapi")
     return {
-        "catalog": create_catalog(CatalogSettings(data_dir=data / "catalog")).openapi(),
+        "catalog": create_catalog(
+            CatalogSettings(data_dir=data / "catalog", **principal_settings())
+        ).openapi(),
         "results": create_results(
             ResultsSettings(data_dir=data / "results", **principal_settings())
         ).openapi(),

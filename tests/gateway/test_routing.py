@@ -43,7 +43,7 @@ async def test_a_collection_is_answered_by_the_service_that_owns_it(
     service: str,
 ) -> None:
     through = await gateway.get(f"{API}{path}", headers=root, params={"limit": 1})
-    async with httpx.AsyncClient(base_url=getattr(upstreams, service).url) as direct:
+    async with getattr(upstreams, service).client() as direct:
         expected = await direct.get(f"{API}{path}", params={"limit": 1})
 
     assert through.status_code == 200, through.text
@@ -209,7 +209,7 @@ async def test_an_encoded_path_reaches_the_service_as_it_was_sent(
         f"{API}/test-cases", json={"name": f"encoded-{uuid.uuid4().hex}"}, headers=root
     )
     case_id = created.json()["id"]
-    async with httpx.AsyncClient(base_url=upstreams.catalog.url) as direct:
+    async with upstreams.catalog.client() as direct:
         for suffix in ("%3Fx", "%23x", "%2Fx"):
             path = f"{API}/test-cases/{case_id}{suffix}"
             through = await gateway.get(path, headers=root)

@@ -85,10 +85,10 @@ async def test_the_served_document_validates_and_has_every_path_of_the_services(
     document = response.json()
     openapi_spec_validator.validate(document)
     expected: set[str] = set()
-    async with httpx.AsyncClient() as client:
-        for service in (upstreams.catalog, upstreams.results, upstreams.executor):
-            own = (await client.get(f"{service.url}{API}/openapi.json")).json()
-            expected |= {path for path in own["paths"] if path.startswith(API)}
+    for service in (upstreams.catalog, upstreams.results, upstreams.executor):
+        async with service.client() as client:
+            own = (await client.get(f"{API}/openapi.json")).json()
+        expected |= {path for path in own["paths"] if path.startswith(API)}
     assert expected <= set(document["paths"])
     assert {"/healthz", "/readyz", "/metrics"} <= set(document["paths"])
     operation_ids = [

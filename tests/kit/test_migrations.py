@@ -28,7 +28,7 @@ from testops_catalog.models import Base
 from testops_catalog.settings import CatalogSettings
 from testops_kit.database import Database, utcnow
 from testops_kit.migrations import alembic_config, current_revision, head_revision, upgrade
-from testops_kit.testing import app_client
+from testops_kit.testing import app_client, principal_settings
 
 # SQLAlchemy cannot reflect expression indexes on SQLite, and SQLAlchemy and Alembic both say so;
 # that index is checked by the tests at the end of this file instead.
@@ -254,7 +254,9 @@ async def test_a_case_whose_stored_attachments_broke_its_reading_reads_back_afte
 ) -> None:
     await upgrade(MIGRATIONS, database_url, "0003")
     case_id = await insert_steps(database, STEPS_0003, [nested(300), ["a.png", "b.png"]])
-    settings = CatalogSettings(database_url=database_url, data_dir=tmp_path)
+    settings = CatalogSettings(
+        database_url=database_url, data_dir=tmp_path, **principal_settings()
+    )
 
     async with app_client(create_app(settings)) as client:  # migrates to head on start
         response = await client.get(f"/api/v1/test-cases/{case_id}")

@@ -26,7 +26,9 @@ Document = dict[str, Any]
 
 # Only .openapi() is called: no lifespan, so nothing is opened in data_dir.
 SERVICES: dict[str, Callable[[Path], FastAPI]] = {
-    "catalog": lambda data_dir: create_catalog_app(CatalogSettings(data_dir=data_dir)),
+    "catalog": lambda data_dir: create_catalog_app(
+        CatalogSettings(data_dir=data_dir, **principal_settings())
+    ),
     "results": lambda data_dir: create_results_app(
         ResultsSettings(data_dir=data_dir, **principal_settings())
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 
 from testops_kit.logging import configure_logging, get_logger
 from testops_kit.migrations import upgrade
+from testops_kit.principal import MissingKey
 from testops_kit.settings import DatabaseSettings, ServiceSettings
 
 S = TypeVar("S", bound=DatabaseSettings)
@@ -53,6 +55,8 @@ def database_service_main(
     """The command line of a service that owns a database: ``serve`` (default) or ``migrate``.
 
     ``migrate`` applies the migrations and exits: the deploy step before new replicas start.
+    ``serve`` without a key the app needs (:class:`~testops_kit.principal.MissingKey`) says which
+    setting gives it and exits with 2.
     """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
@@ -68,4 +72,9 @@ def database_service_main(
         configure_logging(level=settings.log_level, fmt=settings.log_format)
         asyncio.run(upgrade(migrations, settings.resolved_database_url))
         return
-    serve(create_app(settings), settings)
+    try:
+        app = create_app(settings)
+    except MissingKey as exc:  # a setting to give, not a bug: say which, without a traceback
+        sys.stderr.write(f"{prog}: refusing to start: {exc}\n")
+        raise SystemExit(2) from None
+    serve(app, settings)

@@ -18,6 +18,7 @@ from testops_catalog.test_cases.endpoints import router as test_cases_router
 from testops_kit.app import create_service_app, open_database
 from testops_kit.database import Database, utcnow
 from testops_kit.logging import get_logger
+from testops_kit.principal import gateway_verifier
 from testops_kit.storage import Storage, open_storage, storage_ready
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,6 +38,9 @@ async def _sweep_attachments(database: Database, storage: Storage) -> None:
 
 
 def create_app(settings: CatalogSettings) -> FastAPI:
+    """The catalog app; :class:`~testops_kit.principal.MissingKey` when the gateway's public key
+    is not configured (every request but the probes needs a principal it signed)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
@@ -60,6 +64,7 @@ def create_app(settings: CatalogSettings) -> FastAPI:
             "tags": "Tags that label test cases, unique by name.",
         },
         lifespan=lifespan,
+        principals=gateway_verifier(settings, audience="catalog"),
     )
     app.state.settings = settings
     return app

@@ -6,12 +6,17 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from testops_kit.settings import DatabaseSettings, StorageSettings, service_config
+from testops_kit.settings import (
+    DatabaseSettings,
+    PrincipalSettings,
+    StorageSettings,
+    service_config,
+)
 
 MIB = 1024 * 1024
 
 
-class CatalogSettings(DatabaseSettings, StorageSettings):
+class CatalogSettings(DatabaseSettings, StorageSettings, PrincipalSettings):
     model_config = service_config("TESTOPS_CATALOG_")
     service_name: ClassVar[str] = "catalog"
 
