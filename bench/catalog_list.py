@@ -38,6 +38,7 @@ from testops_catalog.settings import CatalogSettings
 from testops_catalog.test_cases.repository import KEYSETS
 from testops_kit.logging import configure_logging
 from testops_kit.migrations import upgrade
+from testops_kit.projects import DEFAULT_PROJECT
 from testops_kit.testing import app_client, principal_settings
 
 SERVER_ENV = "TESTOPS_BENCH_POSTGRES_URL"
@@ -47,6 +48,7 @@ GOAL_P95_MS = 20.0
 PAGE_SIZE = 50
 WALK_PAGES = 20
 LIST = "/api/v1/test-cases"
+PROJECT = DEFAULT_PROJECT  # every row, as in a catalog made before projects
 
 # --- the data set -------------------------------------------------------------------------------
 
@@ -120,7 +122,7 @@ def generate(n_cases: int, seed: int) -> DataSet:
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
     data = DataSet(rare=rare_words(rng))
-    data.tags = [(i + 1, name, now - timedelta(days=800)) for i, name in enumerate(TAGS)]
+    data.tags = [(i + 1, PROJECT, name, now - timedelta(days=800)) for i, name in enumerate(TAGS)]
     for i in range(SUITES):
         suite_id = i + 1
         created = now - timedelta(days=rng.uniform(400, 790))
@@ -128,7 +130,7 @@ def generate(n_cases: int, seed: int) -> DataSet:
             name, parent = f"{AREAS[i % len(AREAS)].title()} suite {i + 1}", None
         else:
             name, parent = f"Feature {suite_id:04d}", i % ROOT_SUITES + 1
-        data.suites.append((suite_id, name, None, parent, 1, created, created, None))
+        data.suites.append((suite_id, PROJECT, name, None, parent, 1, created, created, None))
     suite_positions = [0] * (SUITES + 1)
     step_id = 0
     for case_id in range(1, n_cases + 1):
@@ -151,6 +153,7 @@ def generate(n_cases: int, seed: int) -> DataSet:
         data.cases.append(
             (
                 case_id,
+                PROJECT,
                 name,
                 f"Signed in as a {obj} owner." if rng.random() < 0.5 else None,
                 description,
@@ -228,11 +231,11 @@ async def fill(server: str, database: str, n_cases: int, seed: int) -> DataSet:
     connection = await asyncpg.connect(asyncpg_dsn(server, database))
     try:
         tables: list[tuple[str, list[str], list[tuple[Any, ...]]]] = [
-            ("tags", ["id", "name", "created_at"], data.tags),
+            ("tags", ["id", "project", "name", "created_at"], data.tags),
             (
                 "suites",
                 [
-                    "id", "name", "description", "parent_id", "version",
+                    "id", "project", "name", "description", "parent_id", "version",
                     "created_at", "updated_at", "deleted_at",
                 ],
                 data.suites,
@@ -240,7 +243,7 @@ async def fill(server: str, database: str, n_cases: int, seed: int) -> DataSet:
             (
                 "test_cases",
                 [
-                    "id", "name", "preconditions", "description", "expected_result",
+                    "id", "project", "name", "preconditions", "description", "expected_result",
                     "version", "created_at", "updated_at", "deleted_at",
                 ],
                 data.cases,

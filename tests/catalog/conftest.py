@@ -1,13 +1,20 @@
 """The catalog app on a fresh database for the session, and factories and readers tests share.
 
-``client`` is the catalog on the default local storage. ``attachments_client`` is a second
-catalog whose storage is the session's storage backend (a folder, then moto's S3), so the tests
-that use it run once per storage.
+``client`` is the catalog on the default local storage, acting in the project ``DEFAULT``.
+``attachments_client`` is a second catalog whose storage is the session's storage backend (a
+folder, then moto's S3), so the tests that use it run once per storage.
+
+``alpha`` and ``beta`` act in two new projects of their own (on ``client``'s catalog), each in
+one of the two path forms (the tests that use them run once per form): their paths are relative
+to the API's root, ``/test-cases`` → ``/api/v1/test-cases`` or
+``/api/v1/projects/<key>/test-cases``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,8 +24,9 @@ from fastapi import FastAPI
 from testops_catalog.attachments.service import KEY_PREFIX
 from testops_catalog.main import create_app
 from testops_catalog.settings import CatalogSettings
+from testops_kit.projects import API_PREFIX
 from testops_kit.storage import Storage
-from testops_kit.testing import app_client, principal_settings
+from testops_kit.testing import TEST_PRINCIPAL, PrincipalAuth, app_client, principal_settings
 
 JSON = dict[str, Any]
 
@@ -35,9 +43,65 @@ def catalog_settings(
 
 
 @pytest.fixture(scope="session")
-async def client(catalog_settings: CatalogSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(create_app(catalog_settings)) as client:
+def catalog_app(catalog_settings: CatalogSettings) -> FastAPI:
+    """The catalog ``client`` talks to; it runs as long as ``client`` does."""
+    return create_app(catalog_settings)
+
+
+@pytest.fixture(scope="session")
+async def client(catalog_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(catalog_app) as client:
         yield client
+
+
+def new_project_key() -> str:
+    """A project key no other test uses: ``P3F2A9C1B``."""
+    return f"P{uuid.uuid4().hex[:8].upper()}"
+
+
+def project_client(app: FastAPI, project: str, path_form: str) -> httpx.AsyncClient:
+    """A client of a running ``app`` acting in ``project`` as the gateway signs it, its paths
+    relative to the root of ``path_form``: ``unscoped`` (``/api/v1``, the principal's project)
+    or ``scoped`` (``/api/v1/projects/<project>``)."""
+    root = API_PREFIX if path_form == "unscoped" else f"{API_PREFIX}/projects/{project}"
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=f"http://testserver{root}",
+        auth=PrincipalAuth("catalog", replace(TEST_PRINCIPAL, project=project)),
+    )
+
+
+@pytest.fixture(params=["unscoped", "scoped"])
+def path_form(request: pytest.FixtureRequest) -> str:
+    """Which of the two forms of every path a test's project clients use."""
+    form: str = request.param
+    return form
+
+
+@pytest.fixture
+async def alpha(
+    catalog_app: FastAPI, client: httpx.AsyncClient, path_form: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The catalog, acting in a new project."""
+    async with project_client(catalog_app, new_project_key(), path_form) as alpha:
+        yield alpha
+
+
+@pytest.fixture
+async def beta(
+    catalog_app: FastAPI, client: httpx.AsyncClient, path_form: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The catalog, acting in another new project."""
+    async with project_client(catalog_app, new_project_key(), path_form) as beta:
+        yield beta
+
+
+async def created(client: httpx.AsyncClient, path: str, body: JSON) -> JSON:
+    """POST ``body`` to ``path`` (it must be created) and return what was answered."""
+    response = await client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    answer: JSON = response.json()
+    return answer
 
 
 @pytest.fixture

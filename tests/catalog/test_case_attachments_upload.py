@@ -17,6 +17,7 @@ from testops_catalog.attachments.errors import AttachmentTooLarge
 from testops_catalog.main import create_app
 from testops_catalog.settings import CatalogSettings
 from testops_catalog.test_cases.errors import CaseNotFound
+from testops_kit.projects import DEFAULT_PROJECT
 from testops_kit.testing import app_client, assert_problem
 
 JSON = dict[str, Any]
@@ -341,6 +342,7 @@ async def test_bytes_that_grow_past_the_cap_while_streaming_are_cut_off_leaving_
         await service.upload_attachment(
             database=capped.app.state.database,
             storage=capped.app.state.storage,
+            project=DEFAULT_PROJECT,
             case_id=capped_case_id,
             filename="growing.bin",
             content_type=None,
@@ -368,6 +370,7 @@ async def test_the_object_is_deleted_again_when_its_row_cannot_be_written(
         await service.upload_attachment(
             database=capped.app.state.database,
             storage=capped.app.state.storage,
+            project=DEFAULT_PROJECT,
             case_id=capped_case_id,
             filename="late.txt",
             content_type=None,

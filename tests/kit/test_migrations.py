@@ -33,8 +33,8 @@ from testops_kit.testing import app_client, principal_settings
 # SQLAlchemy cannot reflect expression indexes on SQLite, and SQLAlchemy and Alembic both say so;
 # that index is checked by the tests at the end of this file instead.
 EXPECTED_WARNING = re.compile(
-    r"expression-based index "
-    r"'?(uq_suites_sibling_name_active|ix_(test_cases|suites|tags)_(name|description)_trgm)\b"
+    r"expression-based index '?(uq_suites_project_sibling_name_active"
+    r"|ix_(test_cases|suites|tags)_(name|description)_trgm)\b"
 )
 
 
@@ -137,7 +137,14 @@ async def test_upgrading_a_database_at_head_again_changes_nothing(
 
 def suite_row(name: str, **fields: Any) -> dict[str, Any]:
     now = utcnow()
-    return {"name": name, "version": 1, "created_at": now, "updated_at": now, **fields}
+    return {
+        "project": "DEFAULT",
+        "name": name,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
 
 
 async def test_two_active_root_suites_with_one_name_are_refused_by_the_expression_index(
@@ -254,9 +261,7 @@ async def test_a_case_whose_stored_attachments_broke_its_reading_reads_back_afte
 ) -> None:
     await upgrade(MIGRATIONS, database_url, "0003")
     case_id = await insert_steps(database, STEPS_0003, [nested(300), ["a.png", "b.png"]])
-    settings = CatalogSettings(
-        database_url=database_url, data_dir=tmp_path, **principal_settings()
-    )
+    settings = CatalogSettings(database_url=database_url, data_dir=tmp_path, **principal_settings())
 
     async with app_client(create_app(settings)) as client:  # migrates to head on start
         response = await client.get(f"/api/v1/test-cases/{case_id}")
@@ -271,7 +276,7 @@ async def test_a_case_whose_stored_attachments_broke_its_reading_reads_back_afte
 async def test_downgrading_from_0004_turns_text_back_into_lists(
     database_url: str, database: Database
 ) -> None:
-    await upgrade(MIGRATIONS, database_url)
+    await upgrade(MIGRATIONS, database_url, "0004")
     texts = ["screenshot-1.png", "login.png, notes.txt", '[{"file": "a.png"}]', "[draft].png", None]
     await insert_steps(database, STEPS_0004, texts)
 

@@ -61,7 +61,7 @@ def create_app(settings: CatalogSettings) -> FastAPI:
             "test-cases": "Test cases with their ordered steps and tags; soft delete and restore.",
             "case-attachments": "Files attached to a test case, and their bytes.",
             "suites": "Hierarchical suites and the ordered test cases in each.",
-            "tags": "Tags that label test cases, unique by name.",
+            "tags": "Tags that label test cases, unique by name in a project.",
         },
         lifespan=lifespan,
         principals=gateway_verifier(settings, audience="catalog"),

@@ -1,4 +1,12 @@
-"""The catalog's tables: test cases with ordered steps, tags, and suites with ordered members."""
+"""The catalog's tables: test cases with ordered steps, tags, and suites with ordered members.
+
+Every test case, suite and tag belongs to one project (``project``, its key): names are unique
+per project, and the indexes that serve a listing are led by it. What hangs off a case or a suite
+(steps, tags on a case, suite membership, attachments) carries no project of its own: it is
+always reached through a case or suite found in the request's project, and a link is only ever
+made between a case, a suite and a tag of one project (the services resolve every id within the
+project), so a join can never lead into another project.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +40,10 @@ from testops_kit.database import NAMING_CONVENTION, UTCDateTime, utcnow
 ACTIVE = text("deleted_at IS NULL")
 
 NAME_MAX = 255
+PROJECT_KEY_MAX = 16
 TAG_NAME_MAX = 100
 FILENAME_MAX = 255
+PROJECT_KEY_MAX = 16
 CONTENT_TYPE_MAX = 255
 
 
@@ -60,6 +70,7 @@ class TestCase(Base):
     __test__ = False  # not a pytest test class
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(PROJECT_KEY_MAX))
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     preconditions: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
@@ -78,17 +89,20 @@ class TestCase(Base):
     )
 
     __table_args__ = (
-        # A name is unique among active cases only: a deleted case never blocks it.
+        # A name is unique among a project's active cases only: a deleted case never blocks it.
         Index(
-            "uq_test_cases_name_active",
+            "uq_test_cases_project_name_active",
+            "project",
             "name",
             unique=True,
             sqlite_where=ACTIVE,
             postgresql_where=ACTIVE,
         ),
-        Index("ix_test_cases_name_id", "name", "id"),
-        Index("ix_test_cases_updated_at_id", "updated_at", "id"),
-        Index("ix_test_cases_deleted_at", "deleted_at"),
+        # A project's cases in each order the listing sorts by.
+        Index("ix_test_cases_project_id", "project", "id"),
+        Index("ix_test_cases_project_name_id", "project", "name", "id"),
+        Index("ix_test_cases_project_updated_at_id", "project", "updated_at", "id"),
+        Index("ix_test_cases_project_deleted_at", "project", "deleted_at"),
         # Ids are never reused on SQLite either: a client holding an old id must not reach a
         # new row.
         {"sqlite_autoincrement": True},
@@ -117,18 +131,22 @@ class Tag(Base):
     __tablename__ = "tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(TAG_NAME_MAX), unique=True)
+    project: Mapped[str] = mapped_column(String(PROJECT_KEY_MAX))
+    name: Mapped[str] = mapped_column(String(TAG_NAME_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    # Unique per project; also the listing's order (by name).
+    __table_args__ = (UniqueConstraint("project", "name"), {"sqlite_autoincrement": True})
 
 
 class Suite(Base):
     __tablename__ = "suites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(PROJECT_KEY_MAX))
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     description: Mapped[str | None] = mapped_column(Text)
+    # Always a suite of the same project.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("suites.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -137,7 +155,7 @@ class Suite(Base):
 
     __table_args__ = (
         Index("ix_suites_parent_id", "parent_id"),
-        Index("ix_suites_name_id", "name", "id"),
+        Index("ix_suites_project_name_id", "project", "name", "id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -146,9 +164,11 @@ class Suite(Base):
         return self.deleted_at is not None
 
 
-# A name is unique among active siblings; root suites (parent NULL) are siblings of each other.
+# A name is unique among active siblings; a project's root suites (parent NULL) are siblings of
+# each other.
 Index(
-    "uq_suites_sibling_name_active",
+    "uq_suites_project_sibling_name_active",
+    Suite.project,
     func.coalesce(Suite.parent_id, 0),
     Suite.name,
     unique=True,

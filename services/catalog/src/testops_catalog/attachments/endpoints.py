@@ -17,6 +17,7 @@ from testops_catalog.settings import CatalogSettings
 from testops_kit.database import Database, SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import ProjectDep, api_url
 from testops_kit.schemas import IdPath
 from testops_kit.storage import CHUNK_SIZE, STORAGE_UNAVAILABLE_DESCRIPTION, Storage
 
@@ -71,8 +72,8 @@ def content_disposition(filename: str) -> str:
     return value
 
 
-def _location(attachment: CaseAttachmentOut) -> str:
-    return f"/api/v1/test-cases/{attachment.test_case_id}/attachments/{attachment.id}"
+def _location(request: Request, attachment: CaseAttachmentOut) -> str:
+    return api_url(request, f"/test-cases/{attachment.test_case_id}/attachments/{attachment.id}")
 
 
 @router.post(
@@ -87,6 +88,8 @@ async def upload_case_attachment(
     database: DatabaseDep,
     storage: StorageDep,
     settings: SettingsDep,
+    project: ProjectDep,
+    request: Request,
     response: Response,
 ) -> CaseAttachmentOut:
     """The `Content-Type` of the part is kept (else it is guessed from the name). 413
@@ -95,6 +98,7 @@ async def upload_case_attachment(
     attachment = await service.upload_attachment(
         database=database,
         storage=storage,
+        project=project,
         case_id=test_case_id,
         filename=file.filename,
         content_type=file.content_type,
@@ -102,7 +106,7 @@ async def upload_case_attachment(
         size_hint=file.size,
         max_bytes=settings.max_attachment_bytes,
     )
-    response.headers["Location"] = _location(attachment)
+    response.headers["Location"] = _location(request, attachment)
     return attachment
 
 
@@ -112,11 +116,15 @@ async def upload_case_attachment(
     responses=problem_responses(404, 422),
 )
 async def list_case_attachments(
-    test_case_id: IdPath, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    test_case_id: IdPath,
+    session: SessionDep,
+    project: ProjectDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[CaseAttachmentOut]:
     """Oldest first (by id)."""
     items, next_cursor = await service.list_attachments(
-        session=session, case_id=test_case_id, cursor=cursor, limit=limit
+        session=session, project=project, case_id=test_case_id, cursor=cursor, limit=limit
     )
     return Page(items=items, next_cursor=next_cursor)
 
@@ -127,10 +135,10 @@ async def list_case_attachments(
     responses=problem_responses(404, 422),
 )
 async def get_case_attachment(
-    test_case_id: IdPath, attachment_id: IdPath, session: SessionDep
+    test_case_id: IdPath, attachment_id: IdPath, session: SessionDep, project: ProjectDep
 ) -> CaseAttachmentOut:
     return await service.get_attachment(
-        session=session, case_id=test_case_id, attachment_id=attachment_id
+        session=session, project=project, case_id=test_case_id, attachment_id=attachment_id
     )
 
 
@@ -149,12 +157,20 @@ async def get_case_attachment(
     },
 )
 async def download_case_attachment(
-    test_case_id: IdPath, attachment_id: IdPath, session: SessionDep, storage: StorageDep
+    test_case_id: IdPath,
+    attachment_id: IdPath,
+    session: SessionDep,
+    storage: StorageDep,
+    project: ProjectDep,
 ) -> StreamingResponse:
     """Streamed from storage. `ETag` is the quoted SHA-256; `Content-Disposition` names the file
     (`filename*` carries a non-ASCII name)."""
     attachment, stream = await service.open_content(
-        session=session, storage=storage, case_id=test_case_id, attachment_id=attachment_id
+        session=session,
+        storage=storage,
+        project=project,
+        case_id=test_case_id,
+        attachment_id=attachment_id,
     )
     headers = {
         # Set as a header, not as media_type, so Starlette adds no charset of its own.
@@ -175,9 +191,17 @@ async def download_case_attachment(
     responses=problem_responses(404, 422, 503, descriptions=_STORAGE),
 )
 async def delete_case_attachment(
-    test_case_id: IdPath, attachment_id: IdPath, database: DatabaseDep, storage: StorageDep
+    test_case_id: IdPath,
+    attachment_id: IdPath,
+    database: DatabaseDep,
+    storage: StorageDep,
+    project: ProjectDep,
 ) -> None:
     """The attachment and its bytes are gone for good (there is no restore)."""
     await service.delete_attachment(
-        database=database, storage=storage, case_id=test_case_id, attachment_id=attachment_id
+        database=database,
+        storage=storage,
+        project=project,
+        case_id=test_case_id,
+        attachment_id=attachment_id,
     )

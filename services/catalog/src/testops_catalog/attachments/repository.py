@@ -14,6 +14,9 @@ BY_ID = Keyset("id", CaseAttachment.id)
 
 
 class AttachmentRepository:
+    """Case attachments by their case's id: callers have found the case in the request's
+    project (the start-up sweep alone looks at every attachment's storage key)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

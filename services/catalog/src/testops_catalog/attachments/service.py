@@ -122,13 +122,16 @@ class _Intake:
         return self._digest.hexdigest()
 
 
-async def _require_case(session: AsyncSession, case_id: int) -> None:
-    if not await CaseRepository(session).is_active(case_id):
+async def _require_case(session: AsyncSession, project: str, case_id: int) -> None:
+    """The case is an active one of ``project``: its attachments are reached only through it."""
+    if not await CaseRepository(session, project=project).is_active(case_id):
         raise CaseNotFound(f"Test case {case_id} does not exist.")
 
 
-async def _attachment(session: AsyncSession, case_id: int, attachment_id: int) -> CaseAttachment:
-    await _require_case(session, case_id)
+async def _attachment(
+    session: AsyncSession, project: str, case_id: int, attachment_id: int
+) -> CaseAttachment:
+    await _require_case(session, project, case_id)
     attachment = await AttachmentRepository(session).get(case_id, attachment_id)
     if attachment is None:
         raise AttachmentNotFound(f"Test case {case_id} has no attachment {attachment_id}.")
@@ -153,6 +156,7 @@ async def upload_attachment(
     *,
     database: Database,
     storage: Storage,
+    project: str,
     case_id: int,
     filename: str | None,
     content_type: str | None,
@@ -160,7 +164,7 @@ async def upload_attachment(
     size_hint: int | None,
     max_bytes: int,
 ) -> CaseAttachmentOut:
-    """Store the bytes of ``chunks`` as a new attachment of an active case.
+    """Store the bytes of ``chunks`` as a new attachment of an active case of ``project``.
 
     This opens its own units of work instead of using the request's: no transaction may stay
     open while the bytes travel to storage, or a slow upload would hold SQLite's write lock (or
@@ -173,14 +177,14 @@ async def upload_attachment(
     if size_hint is not None and size_hint > max_bytes:
         raise _too_large(max_bytes)
     async with database.session() as session:
-        await _require_case(session, case_id)
+        await _require_case(session, project, case_id)
 
     key = f"{KEY_PREFIX}{uuid.uuid4().hex}"
     intake = _Intake(max_bytes)
     await storage.put(key, intake.through(chunks), content_type=media_type)
     try:
         async with database.session(write=True) as session:
-            await _require_case(session, case_id)  # it may have been deleted meanwhile
+            await _require_case(session, project, case_id)  # it may have been deleted meanwhile
             attachment = await AttachmentRepository(session).add(
                 CaseAttachment(
                     test_case_id=case_id,
@@ -199,27 +203,27 @@ async def upload_attachment(
 
 
 async def list_attachments(
-    *, session: AsyncSession, case_id: int, cursor: str | None, limit: int
+    *, session: AsyncSession, project: str, case_id: int, cursor: str | None, limit: int
 ) -> tuple[list[CaseAttachmentOut], str | None]:
     if cursor is not None:
         BY_ID.decode(cursor)  # refuse a bad cursor before anything else is looked at
-    await _require_case(session, case_id)
+    await _require_case(session, project, case_id)
     rows = await AttachmentRepository(session).list_page(case_id, cursor=cursor, limit=limit)
     page, next_cursor = BY_ID.page(rows, limit=limit, key=lambda row: (row.id,))
     return [to_out(row) for row in page], next_cursor
 
 
 async def get_attachment(
-    *, session: AsyncSession, case_id: int, attachment_id: int
+    *, session: AsyncSession, project: str, case_id: int, attachment_id: int
 ) -> CaseAttachmentOut:
-    return to_out(await _attachment(session, case_id, attachment_id))
+    return to_out(await _attachment(session, project, case_id, attachment_id))
 
 
 async def open_content(
-    *, session: AsyncSession, storage: Storage, case_id: int, attachment_id: int
+    *, session: AsyncSession, storage: Storage, project: str, case_id: int, attachment_id: int
 ) -> tuple[CaseAttachmentOut, ObjectStream]:
     """An attachment and its bytes, open for streaming (the caller closes the stream)."""
-    attachment = await _attachment(session, case_id, attachment_id)
+    attachment = await _attachment(session, project, case_id, attachment_id)
     try:
         stream = await storage.open(attachment.storage_key)
     except ObjectNotFound:
@@ -232,12 +236,12 @@ async def open_content(
 
 
 async def delete_attachment(
-    *, database: Database, storage: Storage, case_id: int, attachment_id: int
+    *, database: Database, storage: Storage, project: str, case_id: int, attachment_id: int
 ) -> None:
     """Delete the row and commit, then the object: an object may outlive its row (the sweep
     removes it), but a row never points at a deleted object."""
     async with database.session(write=True) as session:
-        await _require_case(session, case_id)
+        await _require_case(session, project, case_id)
         key = await AttachmentRepository(session).delete(case_id, attachment_id)
         if key is None:
             raise AttachmentNotFound(f"Test case {case_id} has no attachment {attachment_id}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from testops_catalog.suites import service
 from testops_catalog.suites.schemas import (
@@ -20,6 +20,7 @@ from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.etag import IfMatch, etag_for
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import ProjectDep, api_url
 from testops_kit.schemas import MAX_ID, NO_NUL_PATTERN, IdPath
 
 router = APIRouter(prefix="/suites", tags=["suites"])
@@ -33,6 +34,7 @@ def _suite_response(suite: SuiteOut, response: Response) -> SuiteOut:
 @router.get("", summary="List suites", responses=problem_responses(422))
 async def list_suites(
     session: SessionDep,
+    project: ProjectDep,
     parent_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only children of this suite.")
     ] = None,
@@ -50,7 +52,13 @@ async def list_suites(
 ) -> Page[SuiteOut]:
     """Active suites ordered by name."""
     items, next_cursor = await service.list_suites(
-        session=session, parent_id=parent_id, root=root, q=q, cursor=cursor, limit=limit
+        session=session,
+        project=project,
+        parent_id=parent_id,
+        root=root,
+        q=q,
+        cursor=cursor,
+        limit=limit,
     )
     return Page(items=items, next_cursor=next_cursor)
 
@@ -61,15 +69,25 @@ async def list_suites(
     summary="Create a suite",
     responses=problem_responses(409, 422),
 )
-async def create_suite(data: SuiteCreate, session: SessionDep, response: Response) -> SuiteOut:
-    suite = await service.create_suite(session=session, data=data)
-    response.headers["Location"] = f"/api/v1/suites/{suite.id}"
+async def create_suite(
+    data: SuiteCreate,
+    session: SessionDep,
+    project: ProjectDep,
+    request: Request,
+    response: Response,
+) -> SuiteOut:
+    suite = await service.create_suite(session=session, project=project, data=data)
+    response.headers["Location"] = api_url(request, f"/suites/{suite.id}")
     return _suite_response(suite, response)
 
 
 @router.get("/{suite_id}", summary="Get a suite", responses=problem_responses(404))
-async def get_suite(suite_id: IdPath, session: SessionDep, response: Response) -> SuiteOut:
-    return _suite_response(await service.get_suite(session=session, suite_id=suite_id), response)
+async def get_suite(
+    suite_id: IdPath, session: SessionDep, project: ProjectDep, response: Response
+) -> SuiteOut:
+    return _suite_response(
+        await service.get_suite(session=session, project=project, suite_id=suite_id), response
+    )
 
 
 @router.get(
@@ -77,8 +95,8 @@ async def get_suite(suite_id: IdPath, session: SessionDep, response: Response) -
     summary="Get a suite with its nested children",
     responses=problem_responses(404),
 )
-async def get_suite_tree(suite_id: IdPath, session: SessionDep) -> SuiteTree:
-    return await service.suite_tree(session=session, suite_id=suite_id)
+async def get_suite_tree(suite_id: IdPath, session: SessionDep, project: ProjectDep) -> SuiteTree:
+    return await service.suite_tree(session=session, project=project, suite_id=suite_id)
 
 
 @router.patch(
@@ -90,13 +108,14 @@ async def update_suite(
     suite_id: IdPath,
     data: SuiteUpdate,
     session: SessionDep,
+    project: ProjectDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> SuiteOut:
     """Only the fields present change. Moving a suite under itself or a descendant is 409
     `suite_cycle`."""
     suite = await service.update_suite(
-        session=session, suite_id=suite_id, data=data, if_match=if_match
+        session=session, project=project, suite_id=suite_id, data=data, if_match=if_match
     )
     return _suite_response(suite, response)
 
@@ -107,9 +126,13 @@ async def update_suite(
     summary="Delete a suite",
     responses=problem_responses(404, 409, 412),
 )
-async def delete_suite(suite_id: IdPath, session: SessionDep, if_match: IfMatch = None) -> None:
+async def delete_suite(
+    suite_id: IdPath, session: SessionDep, project: ProjectDep, if_match: IfMatch = None
+) -> None:
     """Soft delete: the suite's children become root suites and its case links are removed."""
-    await service.delete_suite(session=session, suite_id=suite_id, if_match=if_match)
+    await service.delete_suite(
+        session=session, project=project, suite_id=suite_id, if_match=if_match
+    )
 
 
 @router.get(
@@ -118,10 +141,14 @@ async def delete_suite(suite_id: IdPath, session: SessionDep, if_match: IfMatch 
     responses=problem_responses(404, 422),
 )
 async def list_suite_cases(
-    suite_id: IdPath, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    suite_id: IdPath,
+    session: SessionDep,
+    project: ProjectDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[SuiteCaseOut]:
     items, next_cursor = await service.list_suite_cases(
-        session=session, suite_id=suite_id, cursor=cursor, limit=limit
+        session=session, project=project, suite_id=suite_id, cursor=cursor, limit=limit
     )
     return Page(items=items, next_cursor=next_cursor)
 
@@ -133,11 +160,18 @@ async def list_suite_cases(
     responses=problem_responses(404, 409, 422),
 )
 async def add_suite_case(
-    suite_id: IdPath, data: SuiteCaseAdd, session: SessionDep, response: Response
+    suite_id: IdPath,
+    data: SuiteCaseAdd,
+    session: SessionDep,
+    project: ProjectDep,
+    request: Request,
+    response: Response,
 ) -> SuiteCaseOut:
     """Inserted at `position` (members from there on move down one), or appended."""
-    link = await service.add_suite_case(session=session, suite_id=suite_id, data=data)
-    response.headers["Location"] = f"/api/v1/suites/{suite_id}/cases/{link.test_case_id}"
+    link = await service.add_suite_case(
+        session=session, project=project, suite_id=suite_id, data=data
+    )
+    response.headers["Location"] = api_url(request, f"/suites/{suite_id}/cases/{link.test_case_id}")
     return link
 
 
@@ -147,10 +181,12 @@ async def add_suite_case(
     responses=problem_responses(404, 422),
 )
 async def set_suite_cases(
-    suite_id: IdPath, data: SuiteCaseOrder, session: SessionDep
+    suite_id: IdPath, data: SuiteCaseOrder, session: SessionDep, project: ProjectDep
 ) -> list[SuiteCaseOut]:
     """The listed cases get positions 1, 2, 3, …; cases not listed leave the suite."""
-    return await service.set_suite_cases(session=session, suite_id=suite_id, data=data)
+    return await service.set_suite_cases(
+        session=session, project=project, suite_id=suite_id, data=data
+    )
 
 
 @router.get(
@@ -159,9 +195,11 @@ async def set_suite_cases(
     responses=problem_responses(404),
 )
 async def get_suite_case(
-    suite_id: IdPath, test_case_id: IdPath, session: SessionDep
+    suite_id: IdPath, test_case_id: IdPath, session: SessionDep, project: ProjectDep
 ) -> SuiteCaseOut:
-    return await service.get_suite_case(session=session, suite_id=suite_id, case_id=test_case_id)
+    return await service.get_suite_case(
+        session=session, project=project, suite_id=suite_id, case_id=test_case_id
+    )
 
 
 @router.delete(
@@ -170,5 +208,9 @@ async def get_suite_case(
     summary="Remove a test case from a suite",
     responses=problem_responses(404),
 )
-async def remove_suite_case(suite_id: IdPath, test_case_id: IdPath, session: SessionDep) -> None:
-    await service.remove_suite_case(session=session, suite_id=suite_id, case_id=test_case_id)
+async def remove_suite_case(
+    suite_id: IdPath, test_case_id: IdPath, session: SessionDep, project: ProjectDep
+) -> None:
+    await service.remove_suite_case(
+        session=session, project=project, suite_id=suite_id, case_id=test_case_id
+    )

@@ -1,4 +1,4 @@
-"""Every query on suites and suite membership."""
+"""Every query on suites and suite membership, within one project."""
 
 from __future__ import annotations
 
@@ -28,16 +28,25 @@ def case_count() -> ScalarSelect[int]:
 
 
 class SuiteRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """The suites of ``project`` and their members: a suite or case of another project is not
+    there. Membership is reached through a suite found here, and only links a case found here."""
+
+    def __init__(self, session: AsyncSession, *, project: str) -> None:
         self.session = session
+        self.project = project
 
     # suites
 
+    def _active(self) -> Select[Suite]:
+        return select(Suite).where(Suite.project == self.project, Suite.deleted_at.is_(None))
+
     def _with_count(self) -> Select[Suite, int]:
-        return select(Suite, case_count().label("case_count")).where(Suite.deleted_at.is_(None))
+        return select(Suite, case_count().label("case_count")).where(
+            Suite.project == self.project, Suite.deleted_at.is_(None)
+        )
 
     async def get_active(self, suite_id: int, *, for_update: bool = False) -> Suite | None:
-        stmt = select(Suite).where(Suite.id == suite_id, Suite.deleted_at.is_(None))
+        stmt = self._active().where(Suite.id == suite_id)
         if for_update:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
@@ -75,14 +84,15 @@ class SuiteRepository:
         ids = sorted(set(suite_ids))
         if ids:
             await self.session.execute(
-                select(Suite.id).where(Suite.id.in_(ids)).order_by(Suite.id).with_for_update()
+                select(Suite.id)
+                .where(Suite.id.in_(ids), Suite.project == self.project)
+                .order_by(Suite.id)
+                .with_for_update()
             )
 
     async def get_active_root_by_name(self, name: str) -> Suite | None:
         return await self.session.scalar(
-            select(Suite).where(
-                Suite.parent_id.is_(None), Suite.name == name, Suite.deleted_at.is_(None)
-            )
+            self._active().where(Suite.parent_id.is_(None), Suite.name == name)
         )
 
     async def active_sibling_names(
@@ -93,28 +103,41 @@ class SuiteRepository:
         if not wanted:
             return set()
         parent = Suite.parent_id.is_(None) if parent_id is None else Suite.parent_id == parent_id
-        stmt = select(Suite.name).where(parent, Suite.name.in_(wanted), Suite.deleted_at.is_(None))
+        stmt = select(Suite.name).where(
+            Suite.project == self.project,
+            parent,
+            Suite.name.in_(wanted),
+            Suite.deleted_at.is_(None),
+        )
         if exclude_id is not None:
             stmt = stmt.where(Suite.id != exclude_id)
         return set((await self.session.scalars(stmt)).all())
 
     async def ancestor_ids(self, suite_id: int) -> list[int]:
         """``suite_id`` and every suite above it, nearest first."""
-        up = select(Suite.id, Suite.parent_id).where(Suite.id == suite_id).cte(recursive=True)
-        up = up.union_all(select(Suite.id, Suite.parent_id).join(up, Suite.id == up.c.parent_id))
+        up = (
+            select(Suite.id, Suite.parent_id)
+            .where(Suite.id == suite_id, Suite.project == self.project)
+            .cte(recursive=True)
+        )
+        up = up.union_all(
+            select(Suite.id, Suite.parent_id)
+            .join(up, Suite.id == up.c.parent_id)
+            .where(Suite.project == self.project)
+        )
         return list((await self.session.scalars(select(up.c.id))).all())
 
     async def subtree(self, suite_id: int) -> Sequence[tuple[Suite, int]]:
         """The active suite ``suite_id`` and its active descendants, with case counts."""
         down = (
             select(Suite.id)
-            .where(Suite.id == suite_id, Suite.deleted_at.is_(None))
+            .where(Suite.id == suite_id, Suite.project == self.project, Suite.deleted_at.is_(None))
             .cte(recursive=True)
         )
         down = down.union_all(
             select(Suite.id)
             .join(down, Suite.parent_id == down.c.id)
-            .where(Suite.deleted_at.is_(None))
+            .where(Suite.project == self.project, Suite.deleted_at.is_(None))
         )
         stmt = (
             self._with_count().where(Suite.id.in_(select(down.c.id))).order_by(Suite.name, Suite.id)
@@ -122,13 +145,11 @@ class SuiteRepository:
         return (await self.session.execute(stmt)).all()
 
     async def active_children(self, suite_id: int) -> Sequence[Suite]:
-        return (
-            await self.session.scalars(
-                select(Suite).where(Suite.parent_id == suite_id, Suite.deleted_at.is_(None))
-            )
-        ).all()
+        return (await self.session.scalars(self._active().where(Suite.parent_id == suite_id))).all()
 
     async def add(self, suite: Suite) -> Suite:
+        """Insert a new suite of the project."""
+        assert suite.project == self.project
         self.session.add(suite)
         await self.session.flush()
         return suite
@@ -136,7 +157,11 @@ class SuiteRepository:
     async def move_children_to_root(self, suite_id: int) -> None:
         await self.session.execute(
             update(Suite)
-            .where(Suite.parent_id == suite_id, Suite.deleted_at.is_(None))
+            .where(
+                Suite.parent_id == suite_id,
+                Suite.project == self.project,
+                Suite.deleted_at.is_(None),
+            )
             .values(parent_id=None, version=Suite.version + 1, updated_at=utcnow())
         )
 
@@ -159,7 +184,7 @@ class SuiteRepository:
         return (
             select(SuiteCase, TestCase.name)
             .join(TestCase, TestCase.id == SuiteCase.test_case_id)
-            .where(TestCase.deleted_at.is_(None))
+            .where(TestCase.project == self.project, TestCase.deleted_at.is_(None))
         )
 
     async def list_links(
@@ -234,12 +259,18 @@ class SuiteRepository:
         wanted = set(suite_ids)
         if not wanted:
             return set()
-        stmt = select(Suite.id).where(Suite.id.in_(wanted), Suite.deleted_at.is_(None))
+        stmt = select(Suite.id).where(
+            Suite.id.in_(wanted), Suite.project == self.project, Suite.deleted_at.is_(None)
+        )
         return set((await self.session.scalars(stmt)).all())
 
     async def active_case_ids(self, case_ids: Iterable[int]) -> set[int]:
         wanted = set(case_ids)
         if not wanted:
             return set()
-        stmt = select(TestCase.id).where(TestCase.id.in_(wanted), TestCase.deleted_at.is_(None))
+        stmt = select(TestCase.id).where(
+            TestCase.id.in_(wanted),
+            TestCase.project == self.project,
+            TestCase.deleted_at.is_(None),
+        )
         return set((await self.session.scalars(stmt)).all())

@@ -1,4 +1,5 @@
-"""Suite rules: a tree without cycles, names unique among siblings, ordered membership."""
+"""Suite rules: a tree without cycles within a project, names unique among siblings, ordered
+membership of the project's cases."""
 
 from __future__ import annotations
 
@@ -75,8 +76,8 @@ async def _check_parent(repository: SuiteRepository, parent_id: int | None) -> N
         )
 
 
-async def get_suite(*, session: AsyncSession, suite_id: int) -> SuiteOut:
-    found = await SuiteRepository(session).get_active_with_count(suite_id)
+async def get_suite(*, session: AsyncSession, project: str, suite_id: int) -> SuiteOut:
+    found = await SuiteRepository(session, project=project).get_active_with_count(suite_id)
     if found is None:
         raise SuiteNotFound(f"Suite {suite_id} does not exist.")
     return _out(*found)
@@ -85,21 +86,22 @@ async def get_suite(*, session: AsyncSession, suite_id: int) -> SuiteOut:
 async def list_suites(
     *,
     session: AsyncSession,
+    project: str,
     parent_id: int | None,
     root: bool,
     q: str | None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[SuiteOut], str | None]:
-    rows = await SuiteRepository(session).list_page(
+    rows = await SuiteRepository(session, project=project).list_page(
         parent_id=parent_id, root=root, q=q, cursor=cursor, limit=limit
     )
     page, next_cursor = BY_NAME.page(rows, limit=limit, key=lambda row: (row[0].name, row[0].id))
     return [_out(suite, count) for suite, count in page], next_cursor
 
 
-async def create_suite(*, session: AsyncSession, data: SuiteCreate) -> SuiteOut:
-    repository = SuiteRepository(session)
+async def create_suite(*, session: AsyncSession, project: str, data: SuiteCreate) -> SuiteOut:
+    repository = SuiteRepository(session, project=project)
     await _check_parent(repository, data.parent_id)
     if await repository.active_sibling_names(data.parent_id, [data.name]):
         raise _name_conflict(data.name, data.parent_id)
@@ -107,6 +109,7 @@ async def create_suite(*, session: AsyncSession, data: SuiteCreate) -> SuiteOut:
         now = utcnow()
         suite = await repository.add(
             Suite(
+                project=project,
                 name=data.name,
                 description=data.description,
                 parent_id=data.parent_id,
@@ -120,16 +123,18 @@ async def create_suite(*, session: AsyncSession, data: SuiteCreate) -> SuiteOut:
     return _out(suite, 0)
 
 
-async def root_suite_by_name(*, session: AsyncSession, name: str) -> int:
+async def root_suite_by_name(*, session: AsyncSession, project: str, name: str) -> int:
     """The id of the active root suite named ``name``, created when missing."""
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     suite = await repository.get_active_root_by_name(name)
     if suite is not None:
         return suite.id
     now = utcnow()
     try:
         async with session.begin_nested():
-            suite = await repository.add(Suite(name=name, created_at=now, updated_at=now))
+            suite = await repository.add(
+                Suite(project=project, name=name, created_at=now, updated_at=now)
+            )
     except IntegrityError:  # a concurrent request created it first: use theirs
         suite = await repository.get_active_root_by_name(name)
         if suite is None:
@@ -140,9 +145,9 @@ async def root_suite_by_name(*, session: AsyncSession, name: str) -> int:
 
 
 async def update_suite(
-    *, session: AsyncSession, suite_id: int, data: SuiteUpdate, if_match: str | None
+    *, session: AsyncSession, project: str, suite_id: int, data: SuiteUpdate, if_match: str | None
 ) -> SuiteOut:
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     suite = await _active(repository, suite_id, for_update=True)
     check_if_match(if_match, suite.version)
     fields = data.model_fields_set
@@ -168,12 +173,14 @@ async def update_suite(
         await session.flush()
     except IntegrityError:
         raise _name_conflict(name, parent_id) from None
-    return await get_suite(session=session, suite_id=suite.id)
+    return await get_suite(session=session, project=project, suite_id=suite.id)
 
 
-async def delete_suite(*, session: AsyncSession, suite_id: int, if_match: str | None) -> None:
+async def delete_suite(
+    *, session: AsyncSession, project: str, suite_id: int, if_match: str | None
+) -> None:
     """Soft-delete a suite: its children become root suites and its case links go."""
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     suite = await _active(repository, suite_id, for_update=True)
     check_if_match(if_match, suite.version)
     children = await repository.active_children(suite.id)
@@ -195,8 +202,8 @@ async def delete_suite(*, session: AsyncSession, suite_id: int, if_match: str | 
     log.info("suite_deleted", suite_id=suite.id, children_moved=len(children))
 
 
-async def suite_tree(*, session: AsyncSession, suite_id: int) -> SuiteTree:
-    rows = await SuiteRepository(session).subtree(suite_id)
+async def suite_tree(*, session: AsyncSession, project: str, suite_id: int) -> SuiteTree:
+    rows = await SuiteRepository(session, project=project).subtree(suite_id)
     if not rows:
         raise SuiteNotFound(f"Suite {suite_id} does not exist.")
     nodes = {suite.id: SuiteTree(**dict(_out(suite, count)), children=[]) for suite, count in rows}
@@ -210,10 +217,10 @@ async def suite_tree(*, session: AsyncSession, suite_id: int) -> SuiteTree:
 
 
 async def link_case(
-    *, session: AsyncSession, suite_id: int, case_id: int, position: int | None
+    *, session: AsyncSession, project: str, suite_id: int, case_id: int, position: int | None
 ) -> int:
     """Put a case into a suite at ``position`` (default: last); later members move down."""
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     if position is None:
         position = await repository.last_position(suite_id) + 1
     elif await repository.position_taken(suite_id, position):
@@ -223,13 +230,14 @@ async def link_case(
 
 
 async def set_case_suites(
-    *, session: AsyncSession, case_id: int, links: Sequence[tuple[int, int | None]]
+    *, session: AsyncSession, project: str, case_id: int, links: Sequence[tuple[int, int | None]]
 ) -> None:
-    """Make ``links`` (suite id, position or None) the suites of a case.
+    """Make ``links`` (suite id, position or None) the suites of a case; the case and the
+    suites are the project's (the caller found them in it).
 
     A suite the case is in already keeps its place unless another position is given.
     """
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     wanted = dict(links)
     await repository.lock(wanted)
     current = {link.suite_id: link for link in await repository.links_of_case(case_id)}
@@ -241,18 +249,23 @@ async def set_case_suites(
             continue
         if existing is not None:
             await repository.delete_link(suite_id, case_id)
-        await link_case(session=session, suite_id=suite_id, case_id=case_id, position=position)
+        await link_case(
+            session=session, project=project, suite_id=suite_id, case_id=case_id, position=position
+        )
 
 
-async def existing_suite_ids(*, session: AsyncSession, suite_ids: Sequence[int]) -> set[int]:
-    """Which of ``suite_ids`` name active suites."""
-    return await SuiteRepository(session).active_ids(suite_ids)
+async def existing_suite_ids(
+    *, session: AsyncSession, project: str, suite_ids: Sequence[int]
+) -> set[int]:
+    """Which of ``suite_ids`` name active suites of the project (another project's are as
+    unknown as missing ones)."""
+    return await SuiteRepository(session, project=project).active_ids(suite_ids)
 
 
 async def list_suite_cases(
-    *, session: AsyncSession, suite_id: int, cursor: str | None, limit: int
+    *, session: AsyncSession, project: str, suite_id: int, cursor: str | None, limit: int
 ) -> tuple[list[SuiteCaseOut], str | None]:
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     await _active(repository, suite_id)
     rows = await repository.list_links(suite_id, cursor=cursor, limit=limit)
     page, next_cursor = BY_POSITION.page(
@@ -261,8 +274,10 @@ async def list_suite_cases(
     return [_link_out(link, name) for link, name in page], next_cursor
 
 
-async def get_suite_case(*, session: AsyncSession, suite_id: int, case_id: int) -> SuiteCaseOut:
-    repository = SuiteRepository(session)
+async def get_suite_case(
+    *, session: AsyncSession, project: str, suite_id: int, case_id: int
+) -> SuiteCaseOut:
+    repository = SuiteRepository(session, project=project)
     await _active(repository, suite_id)
     found = await repository.get_link_with_name(suite_id, case_id)
     if found is None:
@@ -271,9 +286,9 @@ async def get_suite_case(*, session: AsyncSession, suite_id: int, case_id: int) 
 
 
 async def add_suite_case(
-    *, session: AsyncSession, suite_id: int, data: SuiteCaseAdd
+    *, session: AsyncSession, project: str, suite_id: int, data: SuiteCaseAdd
 ) -> SuiteCaseOut:
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     await _active(repository, suite_id, for_update=True)
     if not await repository.active_case_ids([data.test_case_id]):
         raise LinkedCaseNotFound(
@@ -286,16 +301,22 @@ async def add_suite_case(
             "use PUT /suites/{id}/cases to reorder."
         )
     await link_case(
-        session=session, suite_id=suite_id, case_id=data.test_case_id, position=data.position
+        session=session,
+        project=project,
+        suite_id=suite_id,
+        case_id=data.test_case_id,
+        position=data.position,
     )
-    return await get_suite_case(session=session, suite_id=suite_id, case_id=data.test_case_id)
+    return await get_suite_case(
+        session=session, project=project, suite_id=suite_id, case_id=data.test_case_id
+    )
 
 
 async def set_suite_cases(
-    *, session: AsyncSession, suite_id: int, data: SuiteCaseOrder
+    *, session: AsyncSession, project: str, suite_id: int, data: SuiteCaseOrder
 ) -> list[SuiteCaseOut]:
     """Make ``data.test_case_ids`` the suite's members, at positions 1, 2, 3, …"""
-    repository = SuiteRepository(session)
+    repository = SuiteRepository(session, project=project)
     await _active(repository, suite_id, for_update=True)
     ids = data.test_case_ids
     first_index: dict[int, int] = {}
@@ -319,8 +340,10 @@ async def set_suite_cases(
     return [_link_out(link, name) for link, name in await repository.all_links(suite_id)]
 
 
-async def remove_suite_case(*, session: AsyncSession, suite_id: int, case_id: int) -> None:
-    repository = SuiteRepository(session)
+async def remove_suite_case(
+    *, session: AsyncSession, project: str, suite_id: int, case_id: int
+) -> None:
+    repository = SuiteRepository(session, project=project)
     await _active(repository, suite_id, for_update=True)
     if await repository.get_link(suite_id, case_id) is None:
         raise SuiteCaseNotFound(f"Test case {case_id} is not in suite {suite_id}.")

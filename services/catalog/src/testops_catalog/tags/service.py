@@ -1,4 +1,4 @@
-"""Tag rules: names are unique; a tag named on a case is created when missing."""
+"""Tag rules: names are unique in a project; a tag named on a case is created when missing."""
 
 from __future__ import annotations
 
@@ -21,38 +21,40 @@ def _out(tag: Tag, case_count: int) -> TagOut:
 
 
 def _conflict(name: str) -> TagNameConflict:
-    return TagNameConflict(f"A tag named {name!r} exists already.")
+    return TagNameConflict(f"A tag named {name!r} exists already in this project.")
 
 
 async def list_tags(
-    *, session: AsyncSession, q: str | None, cursor: str | None, limit: int
+    *, session: AsyncSession, project: str, q: str | None, cursor: str | None, limit: int
 ) -> tuple[list[TagOut], str | None]:
-    rows = await TagRepository(session).list_page(q=q, cursor=cursor, limit=limit)
+    rows = await TagRepository(session, project=project).list_page(q=q, cursor=cursor, limit=limit)
     page, next_cursor = BY_NAME.page(rows, limit=limit, key=lambda row: (row[0].name, row[0].id))
     return [_out(tag, count) for tag, count in page], next_cursor
 
 
-async def get_tag(*, session: AsyncSession, tag_id: int) -> TagOut:
-    found = await TagRepository(session).get_with_count(tag_id)
+async def get_tag(*, session: AsyncSession, project: str, tag_id: int) -> TagOut:
+    found = await TagRepository(session, project=project).get_with_count(tag_id)
     if found is None:
         raise TagNotFound(f"Tag {tag_id} does not exist.")
     return _out(*found)
 
 
-async def create_tag(*, session: AsyncSession, data: TagCreate) -> TagOut:
-    repository = TagRepository(session)
+async def create_tag(*, session: AsyncSession, project: str, data: TagCreate) -> TagOut:
+    repository = TagRepository(session, project=project)
     if await repository.get_by_name(data.name) is not None:
         raise _conflict(data.name)
     try:
-        tag = await repository.add(Tag(name=data.name))
+        tag = await repository.add(data.name)
     except IntegrityError:
         raise _conflict(data.name) from None
     log.info("tag_created", tag_id=tag.id)
     return _out(tag, 0)
 
 
-async def rename_tag(*, session: AsyncSession, tag_id: int, data: TagUpdate) -> TagOut:
-    repository = TagRepository(session)
+async def rename_tag(
+    *, session: AsyncSession, project: str, tag_id: int, data: TagUpdate
+) -> TagOut:
+    repository = TagRepository(session, project=project)
     tag = await repository.get(tag_id)
     if tag is None:
         raise TagNotFound(f"Tag {tag_id} does not exist.")
@@ -64,11 +66,11 @@ async def rename_tag(*, session: AsyncSession, tag_id: int, data: TagUpdate) -> 
         await session.flush()
     except IntegrityError:
         raise _conflict(data.name) from None
-    return await get_tag(session=session, tag_id=tag_id)
+    return await get_tag(session=session, project=project, tag_id=tag_id)
 
 
-async def delete_tag(*, session: AsyncSession, tag_id: int) -> None:
-    repository = TagRepository(session)
+async def delete_tag(*, session: AsyncSession, project: str, tag_id: int) -> None:
+    repository = TagRepository(session, project=project)
     tag = await repository.get(tag_id)
     if tag is None:
         raise TagNotFound(f"Tag {tag_id} does not exist.")
@@ -77,13 +79,15 @@ async def delete_tag(*, session: AsyncSession, tag_id: int) -> None:
 
 
 async def resolve_tags(
-    *, session: AsyncSession, names: Sequence[str], ids: Sequence[int]
+    *, session: AsyncSession, project: str, names: Sequence[str], ids: Sequence[int]
 ) -> list[int]:
-    """The ids of the tags a case names: names found or created, ids kept when they exist.
+    """The ids of the tags a case of ``project`` names: names found or created in the project,
+    ids kept when they are the project's tags.
 
-    An id that does not exist is skipped with a warning (the seed's behaviour), not refused.
+    An id that does not exist (or is another project's) is skipped with a warning (the seed's
+    behaviour), not refused.
     """
-    repository = TagRepository(session)
+    repository = TagRepository(session, project=project)
     by_name = await repository.ensure_names(names)
     existing = await repository.existing_ids(ids)
     for tag_id in ids:

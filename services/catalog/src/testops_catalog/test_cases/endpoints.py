@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator, Field
 
 from testops_catalog.test_cases import service
@@ -14,6 +14,7 @@ from testops_kit.database import SessionDep
 from testops_kit.errors import problem_responses
 from testops_kit.etag import IfMatch, etag_for
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from testops_kit.projects import ProjectDep, api_url
 from testops_kit.schemas import MAX_ID, NO_NUL_PATTERN, IdPath, TimestampQuery, reject_nul
 
 router = APIRouter(prefix="/test-cases", tags=["test-cases"])
@@ -31,18 +32,23 @@ def _with_etag(case: TestCaseOut, response: Response) -> TestCaseOut:
     responses=problem_responses(409, 422),
 )
 async def create_test_case(
-    data: TestCaseWrite, session: SessionDep, response: Response
+    data: TestCaseWrite,
+    session: SessionDep,
+    project: ProjectDep,
+    request: Request,
+    response: Response,
 ) -> TestCaseOut:
     """Tags are strings, `{"name"}` (created when missing) or `{"id"}` (skipped when unknown);
     suite links name a root suite (`suite_name`, created when missing) or a `suite_id`."""
-    case = await service.create_case(session=session, data=data)
-    response.headers["Location"] = f"/api/v1/test-cases/{case.id}"
+    case = await service.create_case(session=session, project=project, data=data)
+    response.headers["Location"] = api_url(request, f"/test-cases/{case.id}")
     return _with_etag(case, response)
 
 
 @router.get("", summary="List test cases", responses=problem_responses(422))
 async def list_test_cases(
     session: SessionDep,
+    project: ProjectDep,
     q: Annotated[
         str | None,
         Query(
@@ -77,6 +83,7 @@ async def list_test_cases(
 ) -> Page[TestCaseOut]:
     items, next_cursor = await service.list_cases(
         session=session,
+        project=project,
         q=q,
         tag_names=[name.strip() for name in tag if name.strip()],
         suite_id=suite_id,
@@ -91,9 +98,11 @@ async def list_test_cases(
 
 @router.get("/{test_case_id}", summary="Get a test case", responses=problem_responses(404))
 async def get_test_case(
-    test_case_id: IdPath, session: SessionDep, response: Response
+    test_case_id: IdPath, session: SessionDep, project: ProjectDep, response: Response
 ) -> TestCaseOut:
-    return _with_etag(await service.get_case(session=session, case_id=test_case_id), response)
+    return _with_etag(
+        await service.get_case(session=session, project=project, case_id=test_case_id), response
+    )
 
 
 @router.put(
@@ -105,12 +114,13 @@ async def replace_test_case(
     test_case_id: IdPath,
     data: TestCaseWrite,
     session: SessionDep,
+    project: ProjectDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> TestCaseOut:
     """Full replacement: omitted fields become null and omitted collections empty."""
     case = await service.update_case(
-        session=session, case_id=test_case_id, data=data, if_match=if_match
+        session=session, project=project, case_id=test_case_id, data=data, if_match=if_match
     )
     return _with_etag(case, response)
 
@@ -124,12 +134,13 @@ async def patch_test_case(
     test_case_id: IdPath,
     data: TestCasePatch,
     session: SessionDep,
+    project: ProjectDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> TestCaseOut:
     """Only the fields present change; a collection present replaces that collection."""
     case = await service.update_case(
-        session=session, case_id=test_case_id, data=data, if_match=if_match
+        session=session, project=project, case_id=test_case_id, data=data, if_match=if_match
     )
     return _with_etag(case, response)
 
@@ -141,9 +152,11 @@ async def patch_test_case(
     responses=problem_responses(404, 412),
 )
 async def delete_test_case(
-    test_case_id: IdPath, session: SessionDep, if_match: IfMatch = None
+    test_case_id: IdPath, session: SessionDep, project: ProjectDep, if_match: IfMatch = None
 ) -> None:
-    await service.delete_case(session=session, case_id=test_case_id, if_match=if_match)
+    await service.delete_case(
+        session=session, project=project, case_id=test_case_id, if_match=if_match
+    )
 
 
 @router.post(
@@ -152,7 +165,9 @@ async def delete_test_case(
     responses=problem_responses(404, 409),
 )
 async def restore_test_case(
-    test_case_id: IdPath, session: SessionDep, response: Response
+    test_case_id: IdPath, session: SessionDep, project: ProjectDep, response: Response
 ) -> TestCaseOut:
     """409 `test_case_name_conflict` when an active case has taken the name meanwhile."""
-    return _with_etag(await service.restore_case(session=session, case_id=test_case_id), response)
+    return _with_etag(
+        await service.restore_case(session=session, project=project, case_id=test_case_id), response
+    )

@@ -1,4 +1,4 @@
-"""Every query on test cases and their steps."""
+"""Every query on test cases and their steps, within one project."""
 
 from __future__ import annotations
 
@@ -55,14 +55,17 @@ def _with_children(stmt: Select[TestCase]) -> Select[TestCase]:
 
 
 class CaseRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """The test cases of ``project``: a case of another project is not there."""
+
+    def __init__(self, session: AsyncSession, *, project: str) -> None:
         self.session = session
+        self.project = project
 
     async def get(
         self, case_id: int, *, include_deleted: bool = False, for_update: bool = False
     ) -> TestCase | None:
         """A case with its steps, tags and suite links loaded fresh from the database."""
-        stmt = select(TestCase).where(TestCase.id == case_id)
+        stmt = select(TestCase).where(TestCase.id == case_id, TestCase.project == self.project)
         if not include_deleted:
             stmt = stmt.where(TestCase.deleted_at.is_(None))
         if for_update:
@@ -73,19 +76,27 @@ class CaseRepository:
     async def is_active(self, case_id: int) -> bool:
         """Whether the case exists and is not soft-deleted (nothing of it is loaded)."""
         found = await self.session.scalar(
-            select(TestCase.id).where(TestCase.id == case_id, TestCase.deleted_at.is_(None))
+            select(TestCase.id).where(
+                TestCase.id == case_id,
+                TestCase.project == self.project,
+                TestCase.deleted_at.is_(None),
+            )
         )
         return found is not None
 
     async def get_active_by_name(self, name: str) -> TestCase | None:
         return await self.session.scalar(
-            select(TestCase).where(TestCase.name == name, TestCase.deleted_at.is_(None))
+            select(TestCase).where(
+                TestCase.project == self.project,
+                TestCase.name == name,
+                TestCase.deleted_at.is_(None),
+            )
         )
 
     async def list_page(
         self, filters: CaseFilter, *, sort: str, cursor: str | None, limit: int
     ) -> Sequence[TestCase]:
-        stmt = select(TestCase)
+        stmt = select(TestCase).where(TestCase.project == self.project)
         if filters.deleted == "exclude":
             stmt = stmt.where(TestCase.deleted_at.is_(None))
         elif filters.deleted == "only":
@@ -117,12 +128,15 @@ class CaseRepository:
         return (await self.session.scalars(_with_children(stmt))).all()
 
     async def add(self, case: TestCase) -> TestCase:
+        """Insert a new case of the project."""
+        assert case.project == self.project
         self.session.add(case)
         await self.session.flush()
         return case
 
     async def replace_steps(self, case_id: int, steps: Sequence[dict[str, Any]]) -> None:
-        """Make ``steps`` (position, action, expected, attachments) the steps of a case."""
+        """Make ``steps`` (position, action, expected, attachments) the steps of a case of the
+        project (the caller found it in it)."""
         await self.session.execute(delete(Step).where(Step.test_case_id == case_id))
         if steps:
             await self.session.execute(

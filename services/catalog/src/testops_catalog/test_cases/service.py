@@ -130,48 +130,58 @@ async def _flush(session: AsyncSession, name: str) -> None:
         raise _name_conflict(name) from None
 
 
-async def _set_tags(session: AsyncSession, case_id: int, refs: Sequence[TagIn]) -> None:
+async def _set_tags(
+    session: AsyncSession, project: str, case_id: int, refs: Sequence[TagIn]
+) -> None:
     names = [
         ref if isinstance(ref, str) else ref.name for ref in refs if not isinstance(ref, TagById)
     ]
     ids = [ref.id for ref in refs if isinstance(ref, TagById)]
-    tag_ids = await tags.resolve_tags(session=session, names=names, ids=ids)
-    await TagRepository(session).set_case_tags(case_id, tag_ids)
+    tag_ids = await tags.resolve_tags(session=session, project=project, names=names, ids=ids)
+    await TagRepository(session, project=project).set_case_tags(case_id, tag_ids)
 
 
 async def _set_suite_links(
-    session: AsyncSession, case_id: int, refs: Sequence[SuiteLinkIn]
+    session: AsyncSession, project: str, case_id: int, refs: Sequence[SuiteLinkIn]
 ) -> None:
+    """Link the case to the suites ``refs`` name, all of its project: a name finds or makes a
+    root suite of the project, an id of another project's suite is unknown (skipped)."""
     existing = await suites.existing_suite_ids(
         session=session,
+        project=project,
         suite_ids=[ref.suite_id for ref in refs if not isinstance(ref, SuiteLinkByName)],
     )
     links: dict[int, int | None] = {}
     for ref in refs:
         if isinstance(ref, SuiteLinkByName):
-            suite_id = await suites.root_suite_by_name(session=session, name=ref.suite_name)
+            suite_id = await suites.root_suite_by_name(
+                session=session, project=project, name=ref.suite_name
+            )
         elif ref.suite_id in existing:
             suite_id = ref.suite_id
         else:
             log.warning("suite_not_found_skipped", suite_id=ref.suite_id, test_case_id=case_id)
             continue
         links.setdefault(suite_id, ref.position)
-    await suites.set_case_suites(session=session, case_id=case_id, links=list(links.items()))
+    await suites.set_case_suites(
+        session=session, project=project, case_id=case_id, links=list(links.items())
+    )
 
 
 async def _write_children(
     session: AsyncSession,
+    project: str,
     case_id: int,
     data: TestCaseWrite | TestCasePatch,
     present: frozenset[str] | set[str],
     steps: list[dict[str, Any]] | None,
 ) -> None:
     if steps is not None:
-        await CaseRepository(session).replace_steps(case_id, steps)
+        await CaseRepository(session, project=project).replace_steps(case_id, steps)
     if "tags" in present:
-        await _set_tags(session, case_id, data.tags or [])
+        await _set_tags(session, project, case_id, data.tags or [])
     if "suite_links" in present:
-        await _set_suite_links(session, case_id, data.suite_links or [])
+        await _set_suite_links(session, project, case_id, data.suite_links or [])
 
 
 async def _reload(repository: CaseRepository, case_id: int) -> TestCaseOut:
@@ -180,23 +190,26 @@ async def _reload(repository: CaseRepository, case_id: int) -> TestCaseOut:
     return to_out(case)
 
 
-async def create_case(*, session: AsyncSession, data: TestCaseWrite) -> TestCaseOut:
+async def create_case(*, session: AsyncSession, project: str, data: TestCaseWrite) -> TestCaseOut:
     steps = number_steps(data.steps)
-    repository = CaseRepository(session)
+    repository = CaseRepository(session, project=project)
     await _ensure_name_free(repository, data.name, case_id=None)
     now = utcnow()
     case = TestCase(
-        **{field: getattr(data, field) for field in _SCALAR_FIELDS}, created_at=now, updated_at=now
+        project=project,
+        **{field: getattr(data, field) for field in _SCALAR_FIELDS},
+        created_at=now,
+        updated_at=now,
     )
     session.add(case)
     await _flush(session, data.name)
-    await _write_children(session, case.id, data, _ALL_FIELDS, steps)
+    await _write_children(session, project, case.id, data, _ALL_FIELDS, steps)
     log.info("test_case_created", test_case_id=case.id)
     return await _reload(repository, case.id)
 
 
-async def get_case(*, session: AsyncSession, case_id: int) -> TestCaseOut:
-    case = await CaseRepository(session).get(case_id)
+async def get_case(*, session: AsyncSession, project: str, case_id: int) -> TestCaseOut:
+    case = await CaseRepository(session, project=project).get(case_id)
     if case is None:
         raise CaseNotFound(f"Test case {case_id} does not exist.")
     return to_out(case)
@@ -212,6 +225,7 @@ async def _active_for_update(repository: CaseRepository, case_id: int) -> TestCa
 async def update_case(
     *,
     session: AsyncSession,
+    project: str,
     case_id: int,
     data: TestCaseWrite | TestCasePatch,
     if_match: str | None,
@@ -219,7 +233,7 @@ async def update_case(
     """PUT (a :class:`TestCaseWrite`: everything replaced) or PATCH (only the fields sent)."""
     present = _ALL_FIELDS if isinstance(data, TestCaseWrite) else data.model_fields_set
     steps = number_steps(data.steps or []) if "steps" in present else None
-    repository = CaseRepository(session)
+    repository = CaseRepository(session, project=project)
     case = await _active_for_update(repository, case_id)
     check_if_match(if_match, case.version)
     if "name" in present and data.name is not None and data.name != case.name:
@@ -230,13 +244,15 @@ async def update_case(
     case.version += 1
     case.updated_at = utcnow()
     await _flush(session, case.name)
-    await _write_children(session, case.id, data, present, steps)
+    await _write_children(session, project, case.id, data, present, steps)
     log.info("test_case_updated", test_case_id=case.id, version=case.version)
     return await _reload(repository, case.id)
 
 
-async def delete_case(*, session: AsyncSession, case_id: int, if_match: str | None) -> None:
-    case = await _active_for_update(CaseRepository(session), case_id)
+async def delete_case(
+    *, session: AsyncSession, project: str, case_id: int, if_match: str | None
+) -> None:
+    case = await _active_for_update(CaseRepository(session, project=project), case_id)
     check_if_match(if_match, case.version)
     now = utcnow()
     case.deleted_at = now
@@ -246,8 +262,8 @@ async def delete_case(*, session: AsyncSession, case_id: int, if_match: str | No
     log.info("test_case_deleted", test_case_id=case.id)
 
 
-async def restore_case(*, session: AsyncSession, case_id: int) -> TestCaseOut:
-    repository = CaseRepository(session)
+async def restore_case(*, session: AsyncSession, project: str, case_id: int) -> TestCaseOut:
+    repository = CaseRepository(session, project=project)
     case = await repository.get(case_id, include_deleted=True, for_update=True)
     if case is None:
         raise CaseNotFound(f"Test case {case_id} does not exist.")
@@ -264,6 +280,7 @@ async def restore_case(*, session: AsyncSession, case_id: int) -> TestCaseOut:
 async def list_cases(
     *,
     session: AsyncSession,
+    project: str,
     q: str | None,
     tag_names: Sequence[str],
     suite_id: int | None,
@@ -278,13 +295,15 @@ async def list_cases(
         keyset.decode(cursor)  # refuse a bad cursor up front, whatever the filters find
     tag_ids: list[int] = []
     if tag_names:
-        found = await TagRepository(session).ids_by_names(tag_names)
+        found = await TagRepository(session, project=project).ids_by_names(tag_names)
         if len(found) < len(set(tag_names)):
             return [], None  # a tag nobody carries: no case carries all of them
         tag_ids = list(found.values())
     filters = CaseFilter(
         q=q, tag_ids=tag_ids, suite_id=suite_id, deleted=deleted, updated_since=updated_since
     )
-    rows = await CaseRepository(session).list_page(filters, sort=sort, cursor=cursor, limit=limit)
+    rows = await CaseRepository(session, project=project).list_page(
+        filters, sort=sort, cursor=cursor, limit=limit
+    )
     page, next_cursor = keyset.page(rows, limit=limit, key=lambda case: sort_key(sort, case))
     return [to_out(case) for case in page], next_cursor
