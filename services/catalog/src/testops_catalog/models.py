@@ -232,6 +232,8 @@ def _trigram_index(column: InstrumentedAttribute[Any]) -> None:
     ).ddl_if(dialect="postgresql")
 
 
-# Migration 0002 creates these; SQLite scans, which suits an embedded catalog.
+# Migration 0002 creates these; SQLite scans, which suits an embedded catalog. A GIN index has
+# no order to lead with the project: it finds a `q`'s matches in every project, and the listing
+# keeps its project's (the word is rare when the index is chosen, so they are few).
 for _searched in (TestCase.name, TestCase.description, Suite.name, Tag.name):
     _trigram_index(_searched)
