@@ -218,10 +218,12 @@ class AccessControl:
         upstream = upstream_of(path)
         segment = path[len(_API) :].split("/", 1)[0] if path.startswith(_API) else ""
         if upstream is None and segment not in IDENTITY_SEGMENTS:
-            if segment == SIGN_SEGMENT and path != f"{_API}auth/login":
-                await self._sign_out(scope, receive, send)
-            else:
+            if segment != SIGN_SEGMENT:
                 await self.app(scope, receive, send)
+            elif path == f"{_API}auth/login":
+                await self._sign_in(scope, receive, send)
+            else:
+                await self._sign_out(scope, receive, send)
             return
 
         found = await self._authenticate(
@@ -316,6 +318,16 @@ class AccessControl:
             {"Retry-After": "1"},
         ).send(scope, receive, send)
 
+    async def _sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Sign-in needs no caller; its attempts count against their address's rate limit
+        (failures are throttled apart, per username and address, by the sign-in itself)."""
+        refusal = self._limit(f"address:{_address(scope) or 'unknown'}")
+        if refusal is not None:
+            self.metrics.refused.labels(refusal.code).inc()
+            await refusal.send(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
     async def _sign_out(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``/auth/*`` but sign-in: the caller when there is one (sign-out ends its session)."""
         try:
@@ -338,10 +350,11 @@ class AccessControl:
         await self.app(scope, receive, send)
 
     def _rate_limited(self, scope: Scope, caller: Caller) -> Refusal | None:
-        key = caller.rate_key
         if caller.via == "local_admin":
-            client = scope.get("client")
-            key = f"address:{client[0] if client else 'unknown'}"
+            return self._limit(f"address:{_address(scope) or 'unknown'}")
+        return self._limit(caller.rate_key)
+
+    def _limit(self, key: str) -> Refusal | None:
         wait_s = self.limiter.wait_s(key)
         if wait_s <= 0:
             return None
@@ -371,7 +384,6 @@ class AccessControl:
                 route = template
             action = getattr(matched, "name", None)
             project = project_of(path)
-        client = scope.get("client")
         self.audit.record(
             AuditEntry(
                 action=action or _action_of(path, method),
@@ -384,9 +396,14 @@ class AccessControl:
                 token_id=caller.token_id,
                 project=project,
                 request_id=scope.get("state", {}).get("request_id"),
-                ip=client[0] if client else None,
+                ip=_address(scope),
             )
         )
+
+
+def _address(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _action_of(path: str, method: str) -> str:
