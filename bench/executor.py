@@ -32,7 +32,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,15 @@ from sqlalchemy.engine import make_url
 from testops_executor.pipeline import logs as executor_logs
 from testops_executor.pipeline.runner import Runner
 from testops_executor.settings import ExecutorSettings
+from testops_kit.principal import (
+    GATEWAY_ISSUER,
+    HEADER,
+    Principal,
+    PrincipalSigner,
+    ensure_key_pair,
+    load_private_key,
+)
+from testops_kit.projects import DEFAULT_PROJECT
 
 SERVER_ENV = "TESTOPS_BENCH_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -567,6 +576,37 @@ def service(
         stop_tree(proc)
 
 
+BENCH_PRINCIPAL = Principal(
+    subject="local-admin",
+    name="local-admin",
+    project=DEFAULT_PROJECT,
+    role="admin",
+    scopes=frozenset({"admin"}),
+)
+
+
+class AsGateway(httpx.Auth):
+    """Signs a principal into every request, as the gateway does for the local admin: the
+    services answer nothing else."""
+
+    def __init__(self, private_key: Path, audience: str) -> None:
+        key = load_private_key(private_key.read_bytes())
+        self.signer = PrincipalSigner(key, issuer=GATEWAY_ISSUER)
+        self.audience = audience
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[HEADER] = self.signer.sign(BENCH_PRINCIPAL, audience=self.audience)
+        yield request
+
+
+def make_keys(folder: Path) -> Path:
+    """The key pairs `make run` makes: the gateway's (principal.pem/.pub) and the executor's
+    upload key (executor.pem/.pub)."""
+    for pair in ("principal", "executor"):
+        ensure_key_pair(folder / f"{pair}.pem", folder / f"{pair}.pub")
+    return folder
+
+
 def _dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -592,7 +632,7 @@ def commands_env(workspace: Path, uv_cache: Path) -> dict[str, str]:
     by-hand run cannot drift from it: HOME and TMPDIR in the workspace, the shared uv cache,
     ``UV_PYTHON_DOWNLOADS=never``, certificates and proxies passed through."""
     settings = ExecutorSettings(uv_cache_dir=uv_cache)
-    runner = Runner(settings=settings, results=None, set_phase=None)  # type: ignore[arg-type]
+    runner = Runner(settings=settings, results=None, set_phase=None, signer=None)  # type: ignore[arg-type]
     for folder in ("home", "tmp"):
         (workspace / folder).mkdir(parents=True, exist_ok=True)
     return runner._child_env(workspace)
@@ -977,7 +1017,10 @@ def main() -> None:
         repo_url, packages = make_repository(work, commands_env(work / "lock", uv_cache))
         print(f"repository {repo_url} ({packages}) in {time.perf_counter() - began:.1f} s")
 
+        keys = make_keys(work / "keys")
         executor_settings = {
+            "PRINCIPAL_PUBLIC_KEY_FILE": str(keys / "principal.pub"),
+            "UPLOAD_SIGNING_KEY_FILE": str(keys / "executor.pem"),
             "DATA_DIR": str(work / "executor-data"),
             "ALLOWED_REPO_SCHEMES": "https,file",
             "UV_CACHE_DIR": str(uv_cache),
@@ -1008,7 +1051,12 @@ def main() -> None:
                     "testops-results",
                     "testops_results",
                     "TESTOPS_RESULTS_",
-                    {"DATA_DIR": str(work / "results-data"), "LOG_LEVEL": "warning"},
+                    {
+                        "PRINCIPAL_PUBLIC_KEY_FILE": str(keys / "principal.pub"),
+                        "EXECUTOR_PUBLIC_KEY_FILE": str(keys / "executor.pub"),
+                        "DATA_DIR": str(work / "results-data"),
+                        "LOG_LEVEL": "warning",
+                    },
                     work / "results.log",
                 )
             )
@@ -1023,11 +1071,22 @@ def main() -> None:
                 )
             )
             timeout = httpx.Timeout(600.0, connect=10.0)
+            gateway_key = keys / "principal.pem"
             executor = stack.enter_context(
-                httpx.Client(base_url=executor_url, timeout=timeout, trust_env=False)
+                httpx.Client(
+                    base_url=executor_url,
+                    timeout=timeout,
+                    trust_env=False,
+                    auth=AsGateway(gateway_key, "executor"),
+                )
             )
             results = stack.enter_context(
-                httpx.Client(base_url=results_url, timeout=timeout, trust_env=False)
+                httpx.Client(
+                    base_url=results_url,
+                    timeout=timeout,
+                    trust_env=False,
+                    auth=AsGateway(gateway_key, "results"),
+                )
             )
 
             # Warm-up, untimed: fills the uv cache with allure-pytest and the first venvs.
