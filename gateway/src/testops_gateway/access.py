@@ -26,7 +26,6 @@ from testops_gateway.roles import ADMIN, effective_scopes, is_write, required_sc
 from testops_gateway.sessions.cookies import CSRF_COOKIE, CSRF_HEADER, csrf_matches
 from testops_kit.errors import DatabaseBusy, ServiceUnavailable, problem_response
 from testops_kit.principal import Principal
-from testops_kit.projects import DEFAULT_PROJECT
 
 _IDLE_BUCKETS_KEPT = 10_000
 _API = "/api/v1/"
@@ -35,15 +34,6 @@ IDENTITY_SEGMENTS = frozenset({"me", "users", "projects", "audit"})
 SIGN_SEGMENT = "auth"
 _CHALLENGE = 'Bearer realm="testops"'
 _VERBS = {"POST": "create", "PUT": "replace", "PATCH": "update", "DELETE": "delete"}
-
-LOCAL_ADMIN = Principal(
-    subject="local-admin",
-    name="local-admin",
-    project=DEFAULT_PROJECT,
-    role=ADMIN,
-    scopes=frozenset({"admin"}),
-)
-"""Who an anonymous caller is while auth is disabled (loopback only), in the default project."""
 
 
 @dataclass(slots=True)

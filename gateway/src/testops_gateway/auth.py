@@ -36,9 +36,6 @@ class Token:
     scopes: frozenset[str]
     digest: bytes
 
-    def allows(self, scope: str) -> bool:
-        return scope in self.scopes or "admin" in self.scopes
-
 
 def digest_of(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
@@ -109,12 +106,3 @@ class TokenStore:
             if hmac.compare_digest(token.digest, digest):
                 found = token
         return found
-
-
-def required_scope(method: str, path: str) -> str:
-    """The scope a request needs: reading, changing, or starting executions."""
-    if method in ("GET", "HEAD", "OPTIONS"):
-        return "read"
-    if method == "POST" and (path + "/").startswith("/api/v1/executions/"):
-        return "execute"
-    return "write"

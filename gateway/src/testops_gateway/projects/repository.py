@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, delete, func, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_gateway.models import Membership, Project, User
@@ -100,13 +100,6 @@ class ProjectRepository:
     async def delete_membership(self, membership: Membership) -> None:
         await self.session.delete(membership)
         await self.session.flush()
-
-    async def count_members(self, project_id: int) -> int:
-        stmt = select(func.count()).where(Membership.project_id == project_id)
-        return int(await self.session.scalar(stmt) or 0)
-
-    async def delete_memberships_of(self, user_id: int) -> None:
-        await self.session.execute(delete(Membership).where(Membership.user_id == user_id))
 
     @staticmethod
     def _with_role(user_id: int | None) -> Select[Project, str | None]:
