@@ -6,6 +6,8 @@ its uploads alone; nothing else gets past ``/healthz`` and ``/readyz``.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -286,3 +288,49 @@ async def test_without_the_executor_s_key_results_starts_and_refuses_its_uploads
     [warning] = [e for e in process.log_events() if e["event"] == "executor_uploads_refused"]
     assert warning["level"] == "warning"
     assert warning["setting"] == "TESTOPS_RESULTS_EXECUTOR_PUBLIC_KEY"
+
+
+async def start_without(tmp_path: Path, **settings: str) -> tuple[int, str]:
+    """``testops-results`` started with ``settings`` and no key of the test harness: its exit
+    code and what it wrote."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(PREFIX)}
+    env.update(
+        {
+            f"{PREFIX}DATA_DIR": str(tmp_path),
+            f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'results.db'}",
+            **{f"{PREFIX}{name.upper()}": value for name, value in settings.items()},
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "testops_results",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(60):
+        output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
+
+
+async def test_without_the_gateway_s_key_results_refuses_to_start(tmp_path: Path) -> None:
+    code, output = await start_without(tmp_path)
+
+    assert code == 2, output
+    assert "TESTOPS_RESULTS_PRINCIPAL_PUBLIC_KEY" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "results.db").exists()
+
+
+async def test_an_executor_key_file_named_but_missing_stops_the_start(tmp_path: Path) -> None:
+    code, output = await start_without(
+        tmp_path,
+        principal_public_key=testing.test_public_key(),
+        executor_public_key_file=str(tmp_path / "nowhere.pub"),
+    )
+
+    assert code == 2, output
+    assert "TESTOPS_RESULTS_EXECUTOR_PUBLIC_KEY" in output
+    assert "nowhere.pub" in output
