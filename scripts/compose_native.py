@@ -11,7 +11,11 @@ containers' network changed (:func:`native_environment`):
   password of the PostgreSQL server given;
 - MinIO's address becomes the S3 endpoint given;
 - paths under the containers' data folder (``/var/lib/testops``) move under a local folder, and
-  the image's Allure CLI (``/opt/allure``) is the one ``make allure`` installs.
+  the image's Allure CLI (``/opt/allure``) is the one ``make allure`` installs;
+- a secret the service mounts (``/run/secrets/principal.pem``) is the file of the same name in a
+  local folder (never compose's own ``./secrets``, in the repository), and a path under
+  ``/run/secrets`` it does not mount moves under its folder, where nothing is, as in its
+  container.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +35,9 @@ CONTAINER_DATA_DIR = "/var/lib/testops"
 
 CONTAINER_ALLURE_DIR = "/opt/allure"
 """Where the results image has the Allure CLI (``npm install --prefix``)."""
+
+CONTAINER_SECRETS_DIR = "/run/secrets"
+"""Where compose mounts a secret whose ``target`` is a file name (or that names none)."""
 
 PROCESSES = ("catalog", "results", "executor", "gateway")
 """The compose services that are TestOps processes, by their console script's name."""
@@ -167,6 +174,32 @@ def service_environment(
     return environment
 
 
+def secret_files(document: Mapping[str, Any]) -> dict[str, str]:
+    """The top-level ``secrets:``: name → the file compose reads it from, as written (relative to
+    the compose file). Only file secrets can be run natively."""
+    files: dict[str, str] = {}
+    for name, spec in (document.get("secrets") or {}).items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+            raise ComposeError(f"secret {name!r}: only secrets read from a file are supported")
+        files[name] = spec["file"]
+    return files
+
+
+def service_secrets(document: Mapping[str, Any], service: str) -> dict[str, str]:
+    """The secrets a compose service mounts: the path in its container → the file compose reads
+    it from (as :func:`secret_files` gives it)."""
+    files = secret_files(document)
+    mounted: dict[str, str] = {}
+    for entry in document["services"][service].get("secrets") or []:
+        source = entry if isinstance(entry, str) else entry.get("source")
+        target = entry.get("target", source) if isinstance(entry, dict) else source
+        if source not in files or not isinstance(target, str):
+            raise ComposeError(f"service {service!r} mounts the undefined secret {source!r}")
+        path = target if target.startswith("/") else f"{CONTAINER_SECRETS_DIR}/{target}"
+        mounted[path] = files[source]
+    return mounted
+
+
 def _scalar(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -192,20 +225,32 @@ class NativePlace:
     """Stands in for the containers' data folder; each compose service gets a folder in it."""
     allure_dir: Path
     """Stands in for the image's Allure CLI folder."""
+    secrets_dir: Path
+    """Stands in for the folder of compose's secret files: each is the file of the same name
+    here."""
     object_store_service: str = "minio"
 
 
 def native_environment(
-    environment: Mapping[str, str], service: str, place: NativePlace
+    environment: Mapping[str, str],
+    service: str,
+    place: NativePlace,
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """A compose service's environment with the containers' addresses made this machine's."""
+    """A compose service's environment with the containers' addresses made this machine's;
+    ``secrets`` are those the service mounts (:func:`service_secrets`)."""
     native: dict[str, str] = {}
+    mounted = secrets or {}
     for key, value in environment.items():
         name = key.upper()
         if name.endswith("_HOST") and value in ("0.0.0.0", "::"):
             native[key] = "127.0.0.1"
         elif name.endswith("_DATABASE_URL"):
             native[key] = native_database_url(value, place)
+        elif value in mounted:
+            native[key] = str(place.secrets_dir / PurePosixPath(mounted[value]).name)
+        elif value.startswith(CONTAINER_SECRETS_DIR + "/"):
+            native[key] = str(place.data_dir / service) + value
         elif value.startswith(CONTAINER_DATA_DIR):
             native[key] = str(place.data_dir / service) + value[len(CONTAINER_DATA_DIR) :]
         elif value.startswith(CONTAINER_ALLURE_DIR):

@@ -10,8 +10,9 @@ listens on a loopback address.
 
 ``--prod`` (``make run-prod``) runs them as docker-compose.yml deploys them instead, with the
 settings compose gives each container (scripts/compose_native.py): PostgreSQL (the server of
-``--postgres``), S3 (moto's server standing in for MinIO, or ``--s3-endpoint``), migrations as a
-step of their own before the services start, and several executor processes on one queue.
+``--postgres``), S3 (moto's server standing in for MinIO, or ``--s3-endpoint``), compose's
+secrets (the key pairs) as files of ``<data dir>/secrets``, made when missing, migrations as a
+step of their own before the processes start, and several executor processes on one queue.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import FrameType
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,25 +196,31 @@ def production_plan(args: argparse.Namespace) -> Plan:
         s3_endpoint_url=s3_endpoint,
         data_dir=data_dir,
         allure_dir=REPO / ".tools" / "allure",
+        secrets_dir=data_dir / "secrets",
     )
     # What compose does with its own services: only these variables, and no TESTOPS_* of ours.
     base = {key: value for key, value in os.environ.items() if not key.startswith("TESTOPS_")}
 
     def settings(service: str) -> dict[str, str]:
         environment = compose.service_environment(document, service, variables)
-        return {**base, **compose.native_environment(environment, service, place)}
+        secrets = compose.service_secrets(document, service)
+        return {**base, **compose.native_environment(environment, service, place, secrets)}
 
     try:
+        _make_secrets(compose.secret_files(document), place.secrets_dir)
         envs = {name: settings(name) for name in compose.PROCESSES}
         _create_databases(args.postgres, envs)
         _create_buckets(envs)
-        for name in ("catalog", "results", "executor"):
+        for name in compose.PROCESSES:
             _migrate(
                 name,
                 settings(f"migrate-{name}")
                 if f"migrate-{name}" in document["services"]
                 else envs[name],
             )
+    except compose.ComposeError as exc:
+        _stop(helpers, within=10)
+        raise SystemExit(f"{args.compose_file}: {exc}") from None
     except BaseException:
         _stop(helpers, within=10)
         raise
@@ -225,7 +232,6 @@ def production_plan(args: argparse.Namespace) -> Plan:
         processes.append((name, {**envs["executor"], "TESTOPS_EXECUTOR_PORT": port}))
     gateway_env = {**envs["gateway"], "TESTOPS_GATEWAY_PORT": str(ports["gateway"])}
     processes.append(("gateway", gateway_env))
-    _use_keys(processes, data_dir / "keys")
     _say(
         f"{args.executors} executor processes on one queue; databases {args.database_prefix}* on "
         f"{_server_name(args.postgres)}; state in {data_dir}"
@@ -238,6 +244,7 @@ GENERATED = (
     "CATALOG_DB_PASSWORD",
     "RESULTS_DB_PASSWORD",
     "EXECUTOR_DB_PASSWORD",
+    "GATEWAY_DB_PASSWORD",
     "MINIO_ROOT_PASSWORD",
 )
 """Secrets compose needs that mean nothing natively (the server and moto are given): made up
@@ -251,6 +258,22 @@ def _fill_in(variables: dict[str, str], data_dir: Path) -> None:
     variables.setdefault("MINIO_ROOT_USER", "testops")
     if not variables.get("TESTOPS_GATEWAY_TOKENS"):
         variables["TESTOPS_GATEWAY_TOKENS"] = _make_ci_token(data_dir)
+
+
+def _make_secrets(files: Mapping[str, str], folder: Path) -> None:
+    """Each of compose's secret files, in ``folder``: the key pairs ``<name>.pem``/``.pub``
+    (what ``testops-gateway keygen`` makes), made when missing; a pair that is there is kept."""
+    from testops_kit.principal import ensure_key_pair
+
+    pairs: set[str] = set()
+    for name, file in files.items():
+        path = PurePosixPath(file)
+        if path.suffix not in (".pem", ".pub"):
+            raise SystemExit(f"secret {name!r} ({file}): only key pairs (.pem, .pub) are made")
+        pairs.add(path.stem)
+    for pair in sorted(pairs):
+        if ensure_key_pair(folder / f"{pair}.pem", folder / f"{pair}.pub"):
+            _say(f"made the key pair {pair}.pem/.pub in {folder} (compose's secrets)")
 
 
 def _make_ci_token(data_dir: Path) -> str:

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Creates the TestOps databases, one per service, each owned by a role of its own name with a
-# password of its own: a service's credentials open its database and no other. Each role and
-# each database only when it is missing: running it again changes nothing (an existing role keeps
-# its password).
+# Creates the TestOps databases, one per process (the gateway's too), each owned by a role of its
+# own name with a password of its own: a process's credentials open its database and no other.
+# Each role and each database only when it is missing: running it again changes nothing (an
+# existing role keeps its password).
 #
 # The postgres image runs it on the first start of an empty data volume (docker-compose.yml mounts
 # it into /docker-entrypoint-initdb.d/). It can be pointed at any server with psql's variables:
 #
-#   POSTGRES_MULTIPLE_DATABASES=catalog,results,executor POSTGRES_USER=testops \
+#   POSTGRES_MULTIPLE_DATABASES=catalog,results,executor,gateway POSTGRES_USER=testops \
 #     CATALOG_DB_PASSWORD=... RESULTS_DB_PASSWORD=... EXECUTOR_DB_PASSWORD=... \
-#     PGHOST=db.internal PGPASSWORD=... deploy/compose/postgres-init.sh
+#     GATEWAY_DB_PASSWORD=... PGHOST=db.internal PGPASSWORD=... deploy/compose/postgres-init.sh
 #
 # POSTGRES_MULTIPLE_DATABASES: the names, separated by commas or spaces (letters, digits, `_`).
 # <NAME>_DB_PASSWORD: the password of the role <name> (CATALOG_DB_PASSWORD for catalog), required

@@ -36,6 +36,33 @@ def setting_names(process: str) -> frozenset[str]:
     return frozenset(f"{prefix}{field}".upper() for field in settings.model_fields)
 
 
+KEY_FILES: dict[str, str] = {
+    "PRINCIPAL_PRIVATE_KEY": "principal.pem",
+    "PRINCIPAL_PUBLIC_KEY": "principal.pub",
+    "UPLOAD_SIGNING_KEY": "executor.pem",
+    "EXECUTOR_PUBLIC_KEY": "executor.pub",
+}
+"""A setting that takes a key (without its prefix) → the file ``testops-gateway keygen`` makes
+for it: the gateway's pair ``principal``, the executor's pair ``executor``."""
+
+
+def key_settings(process: str) -> dict[str, str]:
+    """The keys ``process`` needs: each setting that takes one (a ``<NAME>`` field beside a
+    ``<NAME>_FILE`` field, ``<NAME>`` ending in ``_KEY``), without its prefix → the key file
+    that is its value. A key setting :data:`KEY_FILES` does not know is an error, so that a new
+    key cannot go unchecked by the deployment checks."""
+    fields = SETTINGS[process].model_fields
+    keys = sorted(
+        name.removesuffix("_file").upper()
+        for name in fields
+        if name.endswith("_key_file") and name.removesuffix("_file") in fields
+    )
+    unknown = [key for key in keys if key not in KEY_FILES]
+    if unknown:
+        raise ValueError(f"{process}: {', '.join(unknown)} take a key KEY_FILES does not name")
+    return {key: KEY_FILES[key] for key in keys}
+
+
 def passed_through(process: str) -> frozenset[str]:
     """Outside variables a process hands on to its children (the executor's ``CHILD_ENV``:
     certificates, proxies, package indexes)."""

@@ -1,5 +1,6 @@
 """docker-compose.yml, .env.example and deploy/compose/postgres-init.sh: a valid Compose file
-whose containers get only real settings of their process, whose secrets come from .env, and
+whose containers get only real settings of their process, whose secrets come from .env and
+whose key pairs are compose secrets (each container mounting only the halves it needs), and
 whose services start in order (databases and bucket, migrations, services, gateway).
 
 Read, not run (no Docker here); the PostgreSQL init script is run against the test server when
@@ -31,9 +32,10 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
-from tests.deploy.settings_names import COMMANDS, SETTINGS, unknown_variables
+from tests.deploy.settings_names import COMMANDS, SETTINGS, key_settings, unknown_variables
 from tests.deploy.test_images import console_scripts, default_port, image_cmd
 
+from testops_gateway.__main__ import KEY_PAIRS
 from testops_kit.testing import postgres_test_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +45,21 @@ POSTGRES_INIT = ROOT / "deploy" / "compose" / "postgres-init.sh"
 
 Compose = dict[str, Any]
 
-ONE_SHOT = {"minio-init", "migrate-catalog", "migrate-results", "migrate-executor"}
+ONE_SHOT = {
+    "minio-init",
+    "migrate-catalog",
+    "migrate-results",
+    "migrate-executor",
+    "migrate-gateway",
+}
 """The services that run once and exit."""
-DATABASE_PROCESSES = ("catalog", "results", "executor")
+DATABASE_PROCESSES = ("catalog", "results", "executor", "gateway")
 STORAGE_PROCESSES = ("catalog", "results")
 DATA_DIR = "/var/lib/testops"
+SECRETS_DIR = "/run/secrets"
+"""Where compose mounts a secret whose ``target`` is a file name."""
+KEY_FOLDER = "./secrets"
+"""Where ``uv run testops-gateway keygen secrets`` writes the key pairs, beside the file."""
 
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)|\$([A-Za-z_][A-Za-z0-9_]*)")
 """``${NAME...}`` or ``$NAME``, once ``$$`` (a literal dollar) is taken out."""
@@ -139,6 +151,51 @@ def depends_on(service: dict[str, Any]) -> dict[str, str]:
 
 def published(service: dict[str, Any]) -> list[str]:
     return [str(port) for port in service.get("ports", [])]
+
+
+def mounted_secrets(compose: Compose, name: str) -> dict[str, str]:
+    """The secrets a service mounts: the path in its container → the file compose reads it from
+    (``?`` for a secret that is not defined as a file)."""
+    defined = compose.get("secrets") or {}
+    mounted: dict[str, str] = {}
+    for entry in compose["services"][name].get("secrets") or []:
+        source = entry if isinstance(entry, str) else entry["source"]
+        target = source if isinstance(entry, str) else entry.get("target", source)
+        path = target if target.startswith("/") else f"{SECRETS_DIR}/{target}"
+        mounted[path] = str((defined.get(source) or {}).get("file", "?"))
+    return mounted
+
+
+def serving(compose: Compose) -> dict[str, str]:
+    """The services that run a TestOps process (not a step before it) → the process."""
+    return {name: p for name, p in process_services(compose).items() if name not in ONE_SHOT}
+
+
+def key_problems(compose: Compose) -> list[str]:
+    """What keeps the key pairs from reaching exactly the containers that need them: a process
+    whose key setting does not name a secret it mounts from ./secrets (it would refuse to start,
+    or results refuse the executor's uploads), a key given as a value instead of a file, and any
+    container mounting a key half its process does not take (the migration steps take none)."""
+    problems: list[str] = []
+    running = serving(compose)
+    for name, service in compose["services"].items():
+        mounted = mounted_secrets(compose, name)
+        needed = key_settings(running[name]) if name in running else {}
+        prefix = f"TESTOPS_{running.get(name, '').upper()}_"
+        env = environment(service)
+        for setting, file in needed.items():
+            path = env.get(f"{prefix}{setting}_FILE")
+            if path != f"{SECRETS_DIR}/{file}":
+                problems.append(f"{name}: {prefix}{setting}_FILE is {path!r}, not its secret")
+            elif mounted.get(path) != f"{KEY_FOLDER}/{file}":
+                problems.append(f"{name}: mounts no {KEY_FOLDER}/{file} at {path}")
+            if env.get(f"{prefix}{setting}"):
+                problems.append(f"{name}: {prefix}{setting} holds the key itself")
+        wanted = {f"{SECRETS_DIR}/{file}" for file in needed.values()}
+        problems += [
+            f"{name}: mounts {path}, a key it does not need" for path in mounted.keys() - wanted
+        ]
+    return problems
 
 
 def password_variable(database: str) -> str:
@@ -386,6 +443,88 @@ def test_the_executor_gets_no_other_service_s_password() -> None:
         ] == ["postgresql://executor:${EXECUTOR_DB_PASSWORD}@postgres:5432/executor"], name
 
 
+# --- the key pairs
+
+
+def test_every_process_gets_each_key_it_needs_and_no_container_another() -> None:
+    """The gateway's private key in the gateway only, the executor's in the executor only; the
+    public halves where they are checked; the migration steps none."""
+    compose = load_compose()
+    holders = {
+        file: {
+            name
+            for name in compose["services"]
+            if f"{SECRETS_DIR}/{file}" in mounted_secrets(compose, name)
+        }
+        for file in ("principal.pem", "principal.pub", "executor.pem", "executor.pub")
+    }
+
+    assert key_problems(compose) == []
+    assert holders == {
+        "principal.pem": {"gateway"},
+        "principal.pub": {"catalog", "results", "executor"},
+        "executor.pem": {"executor"},
+        "executor.pub": {"results"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "change", "reported"),
+    [
+        (
+            "executor",
+            lambda s: s["secrets"].pop(),
+            "executor: mounts no ./secrets/executor.pem at /run/secrets/executor.pem",
+        ),
+        (
+            "catalog",
+            lambda s: s["secrets"].append({"source": "principal-private-key"}),
+            "catalog: mounts /run/secrets/principal-private-key, a key it does not need",
+        ),
+        (
+            "results",
+            lambda s: s["environment"].pop("TESTOPS_RESULTS_EXECUTOR_PUBLIC_KEY_FILE"),
+            "results: TESTOPS_RESULTS_EXECUTOR_PUBLIC_KEY_FILE is None, not its secret",
+        ),
+        (
+            "migrate-gateway",
+            lambda s: s.update(secrets=["principal-private-key"]),
+            "migrate-gateway: mounts /run/secrets/principal-private-key, a key it does not need",
+        ),
+    ],
+    ids=["missing", "foreign", "setting-missing", "migration-step"],
+)
+def test_the_key_check_reports_a_missing_or_a_foreign_key(
+    service: str, change: Any, reported: str
+) -> None:
+    compose = load_compose()
+    spec = compose["services"][service]
+    spec["environment"] = environment(spec)
+    change(spec)
+
+    assert key_problems(compose) == [reported]
+
+
+def test_the_key_pairs_are_files_of_the_git_ignored_secrets_folder() -> None:
+    compose = load_compose()
+    files = {name: spec.get("file") for name, spec in compose["secrets"].items()}
+
+    assert sorted(files.values()) == sorted(
+        f"{KEY_FOLDER}/{pair}.{half}" for pair in KEY_PAIRS for half in ("pem", "pub")
+    )
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for file in files.values():
+        check = subprocess.run(
+            ["git", "check-ignore", "--quiet", "--no-index", str(file)], cwd=ROOT, check=False
+        )
+        assert check.returncode == 0, f"{file} is not git-ignored"
+    committed = subprocess.run(
+        ["git", "ls-files", KEY_FOLDER], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert committed.stdout == ""
+
+
 def test_the_env_file_is_git_ignored() -> None:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
@@ -464,7 +603,13 @@ def test_services_start_once_what_they_need_is_ready() -> None:
             "migrate-results": done,
         },
         "executor": {"postgres": healthy, "migrate-executor": done, "results": healthy},
-        "gateway": {"catalog": healthy, "results": healthy, "executor": healthy},
+        "gateway": {
+            "postgres": healthy,
+            "migrate-gateway": done,
+            "catalog": healthy,
+            "results": healthy,
+            "executor": healthy,
+        },
     }
 
     assert {name: depends_on(service) for name, service in services.items()} == expected

@@ -16,6 +16,7 @@ VARIABLES = {
     "CATALOG_DB_PASSWORD": "catalog-secret",
     "RESULTS_DB_PASSWORD": "results-secret",
     "EXECUTOR_DB_PASSWORD": "executor-secret",
+    "GATEWAY_DB_PASSWORD": "gateway-secret",
     "MINIO_ROOT_USER": "testops",
     "MINIO_ROOT_PASSWORD": "minio-secret",
     "TESTOPS_GATEWAY_TOKENS": "ci:read,write,execute:sha256:" + "0" * 64,
@@ -27,6 +28,7 @@ PLACE = compose.NativePlace(
     s3_endpoint_url="http://127.0.0.1:9999",
     data_dir=Path("/srv/testops"),
     allure_dir=Path("/opt/tools/allure"),
+    secrets_dir=Path("/srv/testops/secrets"),
 )
 
 
@@ -111,8 +113,9 @@ def test_each_process_natively_gets_compose_s_settings_with_only_addresses_and_p
 ) -> None:
     document = compose.load(REPO / "docker-compose.yml")
     in_container = compose.service_environment(document, process, VARIABLES)
+    secrets = compose.service_secrets(document, process)
 
-    native = compose.native_environment(in_container, process, PLACE)
+    native = compose.native_environment(in_container, process, PLACE, secrets)
 
     assert native.keys() == in_container.keys()
     changed = {key for key in native if native[key] != in_container[key]}
@@ -123,6 +126,9 @@ def test_each_process_natively_gets_compose_s_settings_with_only_addresses_and_p
         elif key.endswith("_DATABASE_URL"):
             database = before.rsplit("/", 1)[1]
             assert after == f"postgresql://admin:pw@db.local:6543/try_{database}"
+        elif before.startswith("/run/secrets/"):
+            assert before in secrets, key
+            assert after == f"/srv/testops/secrets/{Path(secrets[before]).name}"
         elif before.startswith("/var/lib/testops"):
             assert after == f"/srv/testops/{process}{before.removeprefix('/var/lib/testops')}"
         elif before.startswith("/opt/allure"):
@@ -134,3 +140,54 @@ def test_each_process_natively_gets_compose_s_settings_with_only_addresses_and_p
         for container_host in ("postgres:", "minio:", "catalog:", "results:", "executor:"):
             assert f"//{container_host}" not in value
             assert f"@{container_host}" not in value
+
+
+def test_a_mounted_secret_is_a_local_file_and_one_not_mounted_is_missing() -> None:
+    document = compose.load(REPO / "docker-compose.yml")
+    settings = compose.service_environment(document, "migrate-gateway", VARIABLES)
+    key_file = "TESTOPS_GATEWAY_PRINCIPAL_PRIVATE_KEY_FILE"
+
+    gateway = compose.native_environment(
+        settings, "gateway", PLACE, compose.service_secrets(document, "gateway")
+    )
+    # The migration step mounts no key: natively its setting names a file that is not there.
+    step = compose.native_environment(
+        settings, "migrate-gateway", PLACE, compose.service_secrets(document, "migrate-gateway")
+    )
+
+    assert compose.service_secrets(document, "gateway") == {
+        "/run/secrets/principal.pem": "./secrets/principal.pem"
+    }
+    assert gateway[key_file] == "/srv/testops/secrets/principal.pem"
+    assert step[key_file] == "/srv/testops/migrate-gateway/run/secrets/principal.pem"
+
+
+def test_a_mounted_secret_compose_does_not_define_is_an_error() -> None:
+    document = compose.load(REPO / "docker-compose.yml")
+    document["services"]["catalog"]["secrets"].append("nowhere")
+
+    with pytest.raises(compose.ComposeError, match="undefined secret 'nowhere'"):
+        compose.service_secrets(document, "catalog")
+
+
+def test_run_prod_makes_the_key_pairs_compose_mounts_and_keeps_those_there(
+    tmp_path: Path,
+) -> None:
+    import run
+
+    from testops_kit.principal import load_private_key, load_public_key, public_key_of
+
+    files = compose.secret_files(compose.load(REPO / "docker-compose.yml"))
+    folder = tmp_path / "secrets"
+    run._make_secrets(files, folder)
+    made = {path.name: path.read_bytes() for path in folder.iterdir()}
+    run._make_secrets(files, folder)
+
+    assert sorted(made) == sorted(Path(file).name for file in files.values())
+    for pair in ("principal", "executor"):
+        private = made[f"{pair}.pem"]
+        load_private_key(private)
+        load_public_key(made[f"{pair}.pub"])
+        assert public_key_of(private) == made[f"{pair}.pub"]
+        assert (folder / f"{pair}.pem").stat().st_mode & 0o077 == 0
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == made

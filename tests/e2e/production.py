@@ -1,7 +1,8 @@
 """TestOps as docker-compose.yml deploys it, run natively by ``make run-prod``
 (``scripts/run.py --prod``): compose's settings for every process, PostgreSQL, S3 (moto's server
-standing in for MinIO), migrations as a step of their own, and several executor processes on one
-queue. Tests reach it through its gateway, like :func:`tests.e2e.stack.deploy`'s deployment.
+standing in for MinIO), compose's secrets (the key pairs) as local files, migrations as a step of
+their own, and several executor processes on one queue. Tests reach it through its gateway, like
+:func:`tests.e2e.stack.deploy`'s deployment.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.engine import make_url
 from tests.e2e.stack import TOKEN_SCOPES, Deployment
 
 from testops_gateway.auth import new_token, token_line
-from testops_kit.testing import wait_for
+from testops_kit.testing import test_public_key, test_signing_key, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 READY_WITHIN_S = 150.0
@@ -70,8 +71,9 @@ async def run_production(
     *, postgres_url: str, folder: Path, executors: int = 3
 ) -> AsyncIterator[Deployment]:
     """``scripts/run.py --prod`` on free ports and databases of its own on ``postgres_url``'s
-    server, knowing the tokens of :data:`TOKEN_SCOPES`; ready when this yields, stopped (Ctrl-C,
-    as a user stops it) and its databases dropped on exit."""
+    server, knowing the tokens of :data:`TOKEN_SCOPES` and signing principals with the test signing
+    key; ready when this yields, stopped (Ctrl-C, as a user stops it) and its databases dropped on
+    exit."""
     tokens = {name: new_token() for name in TOKEN_SCOPES}
     lines = [token_line(name, TOKEN_SCOPES[name], tokens[name]) for name in TOKEN_SCOPES]
     first = free_port_block(4 + executors)
@@ -84,6 +86,13 @@ async def run_production(
             "TESTOPS_EXECUTOR_ALLOWED_REPO_SCHEMES": "https,file",
         }
     )
+    # The gateway's key pair is the test signing key (run.py keeps a pair that is there, as an
+    # operator's own): the tests that call a service directly sign as the gateway would.
+    secrets = folder / "data" / "secrets"
+    secrets.mkdir(parents=True)
+    (secrets / "principal.pem").touch(mode=0o600)
+    (secrets / "principal.pem").write_bytes(test_signing_key())
+    (secrets / "principal.pub").write_text(test_public_key(), encoding="utf-8")
     log_path = folder / "run-prod.log"
     command = [
         sys.executable,
