@@ -7,16 +7,19 @@ It reads ``kustomization.yaml`` and implements these fields, in kustomize's orde
 
 - ``resources``: YAML files (one or more documents each) and folders holding a kustomization;
 - ``configMapGenerator`` / ``secretGenerator`` entries with ``name``, ``literals``, ``envs`` and
-  ``behavior`` (``create`` or ``merge``), and ``generatorOptions.labels``; a generated name gets
-  kustomize's content-hash suffix and the references to it in pod specs follow. A secret env
-  file that is missing is read from its ``.example`` beside it (the real one is never committed);
+  ``behavior`` (``create`` or ``merge``), ``secretGenerator`` entries with ``files`` too (``path``
+  or ``key=path``, inside the kustomization's folder; the key defaults to the file's name), and
+  ``generatorOptions.labels``; a key given twice in one entry is an error, as in kustomize; a
+  generated name gets kustomize's content-hash suffix and the references to it in pod specs
+  follow. A secret's env file or file that is missing is read from its ``.example`` beside it
+  (the real one is never committed);
 - ``patches``: JSON 6902 operations (``add``, ``replace``, ``remove``) on a ``kind``/``name``;
 - ``namespace``, ``labels`` (``pairs``, ``includeTemplates``), ``replicas``, ``images``.
 
-Anything else — an unknown field, a strategic-merge patch, a ``files`` generator, a pod spec in
-a kind it does not follow — raises :class:`UnsupportedKustomization`, so the manifests cannot use
-a feature the checks would silently skip. It is stricter than kustomize in one way: a patch,
-replica count, image or merge that matches nothing is an error too.
+Anything else — an unknown field, a strategic-merge patch, a ConfigMap made of ``files``, a pod
+spec in a kind it does not follow — raises :class:`UnsupportedKustomization`, so the manifests
+cannot use a feature the checks would silently skip. It is stricter than kustomize in one way: a
+patch, replica count, image or merge that matches nothing is an error too.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ OTHER_POD_KINDS = frozenset({"Pod", "PodTemplate", "CronJob"})
 SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
 ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+DATA_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+"""A key of a ConfigMap's or a Secret's data."""
 
 
 class UnsupportedKustomization(ValueError):
@@ -194,16 +199,30 @@ def _generate(
     build: _Build, kind: str, entry: dict[str, Any], folder: Path, labels: dict[str, str]
 ) -> None:
     where = f"{folder}: {kind} generator {entry.get('name')!r}"
-    _refuse_unknown(entry, {"name", "literals", "envs", "behavior"}, where)
-    pairs: dict[str, str] = {}
+    fields = {"name", "literals", "envs", "behavior"} | ({"files"} if kind == "Secret" else set())
+    _refuse_unknown(entry, fields, where)
+    data: dict[str, str] = {}
+
+    def put(key: str, value: bytes) -> None:
+        if not DATA_KEY.fullmatch(key):
+            raise UnsupportedKustomization(f"{where}: {key!r} is not a valid key")
+        if key in data:
+            raise UnsupportedKustomization(f"{where}: the key {key!r} is given twice")
+        data[key] = base64.b64encode(value).decode() if kind == "Secret" else value.decode()
+
     for env in entry.get("envs", []):
-        pairs.update(_read_env_file(folder / env, kind == "Secret"))
+        for key, value in _read_env_file(folder / env, kind == "Secret").items():
+            put(key, value.encode())
     for literal in entry.get("literals", []):
         key, equals, value = literal.partition("=")
         if not key or not equals:
             raise UnsupportedKustomization(f"{where}: {literal!r} is not key=value")
-        pairs[key] = _unquote(value)
-    data = {key: _encode(kind, value) for key, value in pairs.items()}
+        put(key, _unquote(value).encode())
+    for source in entry.get("files", []):
+        key, equals, path = source.rpartition("=")
+        if equals and not key:
+            raise UnsupportedKustomization(f"{where}: {source!r} names no key")
+        put(key or Path(path).name, _read_file(folder, path, where))
 
     behavior = entry.get("behavior", "create")
     existing = next(
@@ -246,14 +265,24 @@ def _read_env_file(path: Path, is_secret: bool) -> dict[str, str]:
     return pairs
 
 
+def _read_file(folder: Path, path: str, where: str) -> bytes:
+    """A secret's file, inside ``folder`` (kustomize's default load restriction), or else its
+    ``.example`` beside it."""
+    target = (folder / path).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise UnsupportedKustomization(f"{where}: {path!r} is outside {folder}")
+    example = target.with_name(target.name + ".example")
+    if not target.exists() and example.exists():
+        target = example
+    if not target.is_file():
+        raise UnsupportedKustomization(f"{where}: no file {path!r}")
+    return target.read_bytes()
+
+
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
-
-
-def _encode(kind: str, value: str) -> str:
-    return base64.b64encode(value.encode()).decode() if kind == "Secret" else value
 
 
 def _rename_references(spec: dict[str, Any], renamed: dict[tuple[str, str], str]) -> None:

@@ -1,7 +1,7 @@
 """The Kubernetes manifests (``deploy/kubernetes``): what ``kubectl apply -k`` would send for the
 base and the production overlay is valid for the pinned Kubernetes version and agrees with the
-processes it runs — their settings, console scripts, ports and health endpoints — runs them
-hardened, and commits no secret.
+processes it runs — their settings, keys, databases, console scripts, ports and health
+endpoints — runs them hardened, and commits no secret.
 
 The manifests are rendered by :mod:`tests.deploy.kustomize` (no kustomize binary needed) and
 checked against the strict JSON schemas bundled with ``kubernetes-validate`` (offline).
@@ -27,16 +27,25 @@ from tests.deploy.kustomize import (
     Resource,
     UnsupportedKustomization,
     containers,
+    content_hash,
     pod_spec,
     render,
     split_image,
 )
-from tests.deploy.settings_names import COMMANDS, SETTINGS, unknown_variables
+from tests.deploy.settings_names import (
+    COMMANDS,
+    KEY_FILES,
+    SETTINGS,
+    key_settings,
+    unknown_variables,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 FOLDERS = {"base": KUBERNETES / "base", "production": KUBERNETES / "overlays" / "production"}
 SECRET_EXAMPLE = KUBERNETES / "base" / "secrets.env.example"
+KEYS = KUBERNETES / "base" / "keys"
+"""Where the operator makes the key pairs (``uv run testops-gateway keygen``) for the Secret."""
 
 KUBERNETES_VERSION = "1.30.0"
 """The oldest Kubernetes the manifests are for; their schemas are checked against its API."""
@@ -48,7 +57,8 @@ PYPROJECTS = {
     name: ROOT / ("gateway" if name == "gateway" else f"services/{name}") / "pyproject.toml"
     for name in SETTINGS
 }
-DATABASE_PROCESSES = {"catalog", "results", "executor"}
+DATABASE_PROCESSES = {"catalog", "results", "executor", "gateway"}
+POSTGRES_PORT = 5432
 UVICORN_GRACEFUL_SHUTDOWN_S = 10
 """How long a process waits for open requests on TERM (``testops_kit.server.serve``)."""
 CLEAN_UP_S = 10
@@ -212,6 +222,26 @@ def reference_problems(resources: tuple[Resource, ...]) -> list[str]:
                 problems.append(f"{where}: no {kind} {reference['name']}")
             elif key is not None and key not in target.get("data", {}):
                 problems.append(f"{where}: {kind} {reference['name']} has no key {key}")
+    for resource in resources:
+        spec = pod_spec(resource)
+        for volume in spec.get("volumes", []) if spec is not None else []:
+            where = f"{resource['kind']}/{resource['metadata']['name']} volume {volume['name']}"
+            for kind, field, name_field in (
+                ("Secret", "secret", "secretName"),
+                ("ConfigMap", "configMap", "name"),
+            ):
+                source = volume.get(field)
+                if source is None or source.get("optional", False):
+                    continue
+                target = by_name.get((kind, source[name_field]))
+                if target is None:
+                    problems.append(f"{where}: no {kind} {source[name_field]}")
+                    continue
+                problems += [
+                    f"{where}: {kind} {source[name_field]} has no key {item['key']}"
+                    for item in source.get("items", [])
+                    if item["key"] not in target.get("data", {})
+                ]
     return problems
 
 
@@ -234,6 +264,86 @@ def literal_secrets(resources: tuple[Resource, ...]) -> list[str]:
         for where, name, value in found
         if value and (SECRET_LIKE_NAME.search(name) or PASSWORD_IN_URL.search(value))
     ]
+
+
+def mounted_keys(
+    resources: tuple[Resource, ...], resource: Resource, container: Container
+) -> dict[str, str]:
+    """The key files (:data:`KEY_FILES`' names) of Secrets a container mounts: the path in the
+    container → the key of the Secret's data (every key of the Secret when the volume names no
+    items)."""
+    secrets = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Secret"}
+    volumes = {v["name"]: v for v in pod(resource).get("volumes", [])}
+    found: dict[str, str] = {}
+    for mount in container.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        items = secret.get("items") or [
+            {"key": key, "path": key}
+            for key in secrets.get(secret["secretName"], {}).get("data", {})
+        ]
+        base = mount["mountPath"].rstrip("/")
+        for item in items:
+            if item["key"] in KEY_FILES.values():
+                found[f"{base}/{item['path']}"] = item["key"]
+    return found
+
+
+def key_problems(resources: tuple[Resource, ...]) -> list[str]:
+    """What keeps the key pairs from reaching exactly the containers that need them: a process
+    whose key setting does not name a file of the Secret it mounts read-only (it would refuse to
+    start, or results refuse the executor's uploads), a key given as a value, and a container
+    mounting a key half its process does not take (the migration Job takes none)."""
+    problems: list[str] = []
+    for where, resource, container in workload_containers(resources):
+        process = process_of(container)
+        assert process is not None, where
+        serves = resource["kind"] == "Deployment"
+        needed = key_settings(process) if serves else {}
+        mounted = mounted_keys(resources, resource, container)
+        read_only = {
+            m["mountPath"].rstrip("/")
+            for m in container.get("volumeMounts", [])
+            if m.get("readOnly")
+        }
+        environment = literal_environment(container, resources)
+        prefix = f"TESTOPS_{process.upper()}_"
+        secret_names = {v["name"] for v in container.get("env", []) if "valueFrom" in v}
+        for setting, file in needed.items():
+            path = environment.get(f"{prefix}{setting}_FILE")
+            if path is None or mounted.get(path) != file:
+                problems.append(f"{where}: {prefix}{setting}_FILE ({path}) is no mounted {file}")
+            elif str(Path(path).parent) not in read_only:
+                problems.append(f"{where}: {path} is not mounted read-only")
+            if f"{prefix}{setting}" in environment or f"{prefix}{setting}" in secret_names:
+                problems.append(f"{where}: {prefix}{setting} holds the key itself")
+        problems += [
+            f"{where}: mounts {file}, a key it does not need"
+            for file in sorted(set(mounted.values()) - set(needed.values()))
+        ]
+    return problems
+
+
+def egress_allows(resources: tuple[Resource, ...], labels: dict[str, str], port: int) -> bool:
+    """Whether the network policies let pods with ``labels`` open TCP connections to ``port``
+    somewhere: no egress policy selects them, or one of the rules of those that do allows it."""
+    policies = [
+        p
+        for p in resources
+        if p["kind"] == "NetworkPolicy"
+        and "Egress" in p["spec"]["policyTypes"]
+        and p["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+    ]
+    rules = [rule for policy in policies for rule in policy["spec"].get("egress", [])]
+    return not policies or any(
+        "ports" not in rule
+        or any(
+            p.get("protocol", "TCP") == "TCP" and p.get("port") in (None, port)
+            for p in rule["ports"]
+        )
+        for rule in rules
+    )
 
 
 def ingress_sources(resources: tuple[Resource, ...], process: str) -> set[str]:
@@ -302,6 +412,17 @@ def test_every_configmap_secret_and_key_a_container_names_exists(name: str) -> N
     assert reference_problems(rendered(name)) == []
 
 
+def test_the_reference_check_reports_a_volume_item_the_secret_lacks() -> None:
+    resources = copy.deepcopy(rendered("base"))
+    secret = next(r for r in resources if r["kind"] == "Secret" and "executor.pem" in r["data"])
+    del secret["data"]["executor.pem"]
+
+    assert reference_problems(resources) == [
+        f"Deployment/executor volume keys: Secret {secret['metadata']['name']} has no key "
+        "executor.pem"
+    ]
+
+
 @both
 def test_every_container_runs_a_testops_image(name: str) -> None:
     strangers = [
@@ -359,8 +480,146 @@ def test_the_migration_job_migrates_every_database_and_then_goes_away(name: str)
     migrated = {process_of(container) for container in containers(pod(job))}
 
     assert migrated == DATABASE_PROCESSES
+    assert sorted(container["name"] for container in containers(pod(job))) == sorted(migrated)
     assert job["spec"]["backoffLimit"] >= 1
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+@both
+def test_every_process_with_a_database_has_its_url_from_the_secret(name: str) -> None:
+    resources = rendered(name)
+    for where, _, container in workload_containers(resources):
+        process = process_of(container)
+        assert process in DATABASE_PROCESSES, where
+        variable = f"TESTOPS_{process.upper()}_DATABASE_URL"
+        given = [v for v in container.get("env", []) if v["name"] == variable]
+
+        assert [v["valueFrom"]["secretKeyRef"] for v in given] == [
+            {
+                "name": find_secret(resources, "testops-secrets"),
+                "key": variable.removeprefix("TESTOPS_"),
+            }
+        ], where
+
+
+def find_secret(resources: tuple[Resource, ...], stem: str) -> str:
+    """The name of the Secret generated as ``stem`` (with kustomize's hash)."""
+    names = [
+        r["metadata"]["name"]
+        for r in resources
+        if r["kind"] == "Secret" and re.fullmatch(rf"{stem}-[a-z0-9]{{10}}", r["metadata"]["name"])
+    ]
+    assert len(names) == 1, names
+    return names[0]
+
+
+@both
+def test_every_pod_with_a_database_may_reach_postgresql(name: str) -> None:
+    resources = rendered(name)
+    for resource in resources:
+        if pod_spec(resource) is None:
+            continue
+        labels = resource["spec"]["template"]["metadata"]["labels"]
+
+        assert egress_allows(resources, labels, POSTGRES_PORT), resource["metadata"]["name"]
+
+
+def test_the_egress_check_reports_a_policy_that_shuts_postgresql_out() -> None:
+    resources = copy.deepcopy(rendered("base"))
+    gateway = {"app.kubernetes.io/name": "gateway"}
+    policy = {
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "gateway-egress"},
+        "spec": {
+            "podSelector": {"matchLabels": gateway},
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "UDP", "port": 53}]}],
+        },
+    }
+
+    assert egress_allows(resources, gateway, POSTGRES_PORT)
+    assert not egress_allows((*resources, policy), gateway, POSTGRES_PORT)
+
+
+# --- the key pairs
+
+
+@both
+def test_every_process_gets_each_key_it_needs_and_no_container_another(name: str) -> None:
+    """The gateway's private key in the gateway only, the executor's in the executor only; the
+    public halves where they are checked; the migration Job none."""
+    resources = rendered(name)
+    holders = {
+        file: {
+            resource["metadata"]["name"]
+            for _, resource, container in workload_containers(resources)
+            if file in mounted_keys(resources, resource, container).values()
+        }
+        for file in KEY_FILES.values()
+    }
+
+    assert key_problems(resources) == []
+    assert holders == {
+        "principal.pem": {"gateway"},
+        "principal.pub": {"catalog", "results", "executor"},
+        "executor.pem": {"executor"},
+        "executor.pub": {"results"},
+    }
+
+
+def _keys_volume(resources: tuple[Resource, ...], deployment: str) -> dict[str, Any]:
+    volumes = pod(find(resources, "Deployment", deployment))["volumes"]
+    volume: dict[str, Any] = next(v for v in volumes if v["name"] == "keys")
+    return volume
+
+
+@pytest.mark.parametrize(
+    ("change", "reported"),
+    [
+        (
+            lambda r: _keys_volume(r, "executor")["secret"]["items"].pop(),
+            "Deployment/executor container executor: TESTOPS_EXECUTOR_UPLOAD_SIGNING_KEY_FILE "
+            "(/run/secrets/testops/executor.pem) is no mounted executor.pem",
+        ),
+        (
+            lambda r: _keys_volume(r, "catalog")["secret"].pop("items"),
+            "Deployment/catalog container catalog: mounts executor.pem, a key it does not need",
+        ),
+        (
+            lambda r: pod(find(r, "Deployment", "gateway"))["containers"][0]["volumeMounts"][
+                -1
+            ].pop("readOnly"),
+            "Deployment/gateway container gateway: /run/secrets/testops/principal.pem is not "
+            "mounted read-only",
+        ),
+    ],
+    ids=["missing", "foreign", "writable"],
+)
+def test_the_key_check_reports_a_missing_a_foreign_or_a_writable_key(
+    change: Any, reported: str
+) -> None:
+    resources = copy.deepcopy(rendered("base"))
+    change(resources)
+
+    assert reported in key_problems(resources)
+
+
+def test_the_keys_are_made_by_keygen_and_only_examples_holding_none_are_committed() -> None:
+    from testops_gateway.__main__ import KEY_PAIRS
+
+    secret = next(
+        r for r in rendered("base") if r["kind"] == "Secret" and "principal.pem" in r["data"]
+    )
+    made = {f"{pair}.{half}" for pair in KEY_PAIRS for half in ("pem", "pub")}
+    examples = sorted(KEYS.glob("*.example"))
+    ignored = (KUBERNETES / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+    assert set(secret["data"]) == made == set(KEY_FILES.values())
+    assert sorted(path.name for path in examples) == sorted(f"{file}.example" for file in made)
+    for example in examples:
+        assert "BEGIN" not in example.read_text(encoding="utf-8")
+        assert "testops-gateway keygen deploy/kubernetes/base/keys" in example.read_text()
+    assert {"base/keys/*", "!base/keys/*.example"} <= set(ignored)
 
 
 # --- probes, ports, resources
@@ -627,6 +886,50 @@ def test_the_renderer_names_generated_resources_as_kustomize_does(tmp_path: Path
     names = [(r["kind"], r["metadata"]["name"]) for r in render(folder)]
 
     assert names == [("ConfigMap", "test-t5t4md8fdm"), ("Secret", "test-h65t9hg6kc")]
+
+
+def test_the_renderer_makes_a_secret_of_files_as_kustomize_does(tmp_path: Path) -> None:
+    folder = write_kustomization(
+        tmp_path,
+        "secretGenerator:\n- name: k\n  files: [keys/a.pem, renamed=keys/b.pub, keys/c.pem]\n",
+    )
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "a.pem").write_bytes(b"-----A-----\n")
+    (tmp_path / "keys" / "b.pub").write_bytes(b"b\n")
+    (tmp_path / "keys" / "c.pem.example").write_bytes(b"make it\n")
+
+    secret = render(folder)[0]
+
+    assert secret["data"] == {
+        "a.pem": "LS0tLS1BLS0tLS0K",
+        "renamed": "Ygo=",
+        "c.pem": "bWFrZSBpdAo=",
+    }
+    assert secret["metadata"]["name"] == f"k-{content_hash({**secret, 'metadata': {'name': 'k'}})}"
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        ("[missing.pem]", "no file"),
+        ("[../outside.pem]", "outside"),
+        ("[a.pem, x=a.pem, a.pem]", "given twice"),
+        ("['=a.pem']", "names no key"),
+        ("['bad key=a.pem']", "not a valid key"),
+    ],
+    ids=["missing", "outside", "twice", "no-key", "bad-key"],
+)
+def test_the_renderer_refuses_a_files_entry_kustomize_would(
+    tmp_path: Path, files: str, error: str
+) -> None:
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "a.pem").write_text("a", encoding="utf-8")
+    (tmp_path / "outside.pem").write_text("o", encoding="utf-8")
+    folder = write_kustomization(inner, f"secretGenerator:\n- name: k\n  files: {files}\n")
+
+    with pytest.raises(UnsupportedKustomization, match=error):
+        render(folder)
 
 
 def test_the_renderer_reads_a_missing_secret_file_from_its_example(tmp_path: Path) -> None:
