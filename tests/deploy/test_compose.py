@@ -419,6 +419,24 @@ def test_each_service_connects_as_its_own_role_with_a_password_only_it_has() -> 
         )
 
 
+def test_every_container_with_a_database_shares_a_network_with_postgres() -> None:
+    compose = load_compose()
+
+    def networks(name: str) -> set[str]:
+        return set(compose["services"][name].get("networks", ["default"]))
+
+    with_database = {
+        name
+        for name, process in process_services(compose).items()
+        if f"TESTOPS_{process.upper()}_DATABASE_URL" in environment(compose["services"][name])
+    }
+
+    assert with_database == {*DATABASE_PROCESSES, *(f"migrate-{p}" for p in DATABASE_PROCESSES)}
+    assert [
+        name for name in sorted(with_database) if not networks(name) & networks("postgres")
+    ] == []
+
+
 def test_only_the_postgres_container_has_the_superuser_password() -> None:
     compose = load_compose()
     superuser = environment(compose["services"]["postgres"])["POSTGRES_USER"]
