@@ -239,7 +239,12 @@ async def test_list_with_a_limit_out_of_range_is_rejected(
 async def test_a_label_filter_is_taken_exactly_when_it_matches_the_documented_pattern(
     client: httpx.AsyncClient, results_app: FastAPI, uploaded_run: JSON, label: str
 ) -> None:
-    operation = results_app.openapi()["paths"]["/api/v1/runs/{run_id}/results"]["get"]
+    [operation] = [
+        operation
+        for operations in results_app.openapi()["paths"].values()
+        for operation in operations.values()
+        if operation.get("operationId") == "list_run_results"
+    ]
     [parameter] = [p for p in operation["parameters"] if p["name"] == "label"]
     pattern = parameter["schema"]["items"]["pattern"]
 
