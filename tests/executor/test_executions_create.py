@@ -8,10 +8,12 @@ from tests.executor.conftest import StartExecutor
 from tests.executor.executor_api import (
     API,
     JSON,
+    SHOP,
     assert_ended,
     execution_body,
     get_run,
     log_text,
+    member_of,
     post_execution,
     run_test_names,
     run_to_end,
@@ -20,7 +22,7 @@ from tests.executor.executor_api import (
 )
 from tests.executor.repositories import Repos
 
-from testops_kit.testing import free_port
+from testops_kit.testing import ServiceProcess, assert_problem, free_port
 
 
 async def test_passing_repository_goes_pending_running_completed_and_its_run_is_uploaded(
@@ -230,3 +232,21 @@ async def test_an_upload_the_results_service_never_takes_fails_as_upload_failed(
         assert "3 passed" in log
         assert "[testops] upload attempt 1 of 2 failed" in log
         assert "[testops] upload attempt 2 of 2 failed" in log
+
+
+async def test_an_execution_posted_in_a_project_uploads_its_run_into_that_project(
+    shop: httpx.AsyncClient,
+    shop_root: str,
+    results: httpx.AsyncClient,
+    results_service: ServiceProcess,
+    repos: Repos,
+) -> None:
+    execution = await run_to_end(shop, repos.passing, root=shop_root)
+
+    await assert_ended(shop, execution, "completed", "passed", root=shop_root)
+    async with results_service.client(principal=member_of(SHOP)) as shop_results:
+        run = await get_run(shop_results, execution["run_id"])
+    assert run["execution_id"] == execution["id"]
+    assert run["stats"]["passed"] == 3
+    # Not in the default project's results.
+    assert_problem(await results.get(f"{API}/runs/{execution['run_id']}"), 404, "run_not_found")
