@@ -14,6 +14,8 @@ from schemathesis.core.mutations import OperatorKind
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
+DEFAULT_PROJECT = "DEFAULT"
+"""The project the fuzz run acts in."""
 UNREACHABLE_REPOSITORY = "https://example.invalid/team/app.git"
 """A repository every executor setting allows (https) on a host that can never resolve
 (RFC 6761): an execution the fuzzer queues fails at once at its clone, never fetches anything."""
@@ -25,6 +27,9 @@ def map_case(context: schemathesis.HookContext, case: Any) -> Any:
 
     - ``cursor``: a page cursor is valid only when the service issued it for that listing and
       ordering (made-up ones are 422 ``invalid_cursor``); positive requests ask for a first page.
+    - ``project_key``: the fuzz run's token acts in ``DEFAULT``; any other key that fits the
+      pattern is a project that does not exist (404 ``project_not_found``), where every
+      example would be spent on the same answer.
     - ``repo_url`` of ``POST /executions``: which repositories may be cloned is the executor's
       setting (``ALLOWED_REPO_SCHEMES``/``HOSTS``, 422 ``repo_not_allowed``), and an arbitrary
       URL would be cloned for real; positive requests name :data:`UNREACHABLE_REPOSITORY`.
@@ -36,10 +41,12 @@ def map_case(context: schemathesis.HookContext, case: Any) -> Any:
         return case
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
+    if isinstance(case.path_parameters, dict) and "project_key" in case.path_parameters:
+        case.path_parameters["project_key"] = DEFAULT_PROJECT
     operation = case.operation
     if (
         operation.method.upper() == "POST"
-        and operation.path == "/api/v1/executions"
+        and operation.path == "/api/v1/projects/{project_key}/executions"
         and isinstance(case.body, dict)
     ):
         case.body["repo_url"] = UNREACHABLE_REPOSITORY

@@ -169,6 +169,7 @@ async def deploy(
                 folder=folder("e2e-gateway"),
                 settings={
                     **{f"{name}_url": url for name, url in urls.items()},
+                    "database_url": await database_url("e2e_gateway"),
                     "tokens": ";".join(lines),
                     "rate_limit_per_s": "0",
                     "log_level": "info",

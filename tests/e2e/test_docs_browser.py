@@ -105,11 +105,16 @@ async def test_swagger_ui_calls_the_api_with_the_token_given_in_authorize_and_no
     await expect(dialog.locator("button.modal-btn", has_text="Logout")).to_be_visible()
     await dialog.locator("button.btn-done").click()
     operation = page.locator(".opblock.opblock-get").filter(
-        has=page.locator('.opblock-summary-path[data-path="/api/v1/test-cases"]')
+        has=page.locator(
+            '.opblock-summary-path[data-path="/api/v1/projects/{project_key}/test-cases"]'
+        )
     )
     await operation.locator(".opblock-summary-control").click()
     await operation.locator("button.try-out__btn").click()
-    async with page.expect_request(lambda r: urlsplit(r.url).path == f"{API}/test-cases") as sent:
+    await operation.locator('tr[data-param-name="project_key"] input').fill("DEFAULT")
+    async with page.expect_request(
+        lambda r: urlsplit(r.url).path == f"{API}/projects/DEFAULT/test-cases"
+    ) as sent:
         await operation.locator("button.execute").click()
 
     answer = operation.locator(".live-responses-table tr.response")

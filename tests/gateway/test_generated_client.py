@@ -89,9 +89,9 @@ from {PACKAGE} import AuthenticatedClient
 from {PACKAGE}.api.tags import create_tag, list_tags
 from {PACKAGE}.models import TagCreate
 client = AuthenticatedClient(base_url="http://127.0.0.1:{port}", token={tokens["root"]!r})
-created = create_tag.sync_detailed(client=client, body=TagCreate(name={name!r}))
+created = create_tag.sync_detailed("DEFAULT", client=client, body=TagCreate(name={name!r}))
 assert created.status_code == 201, created
-page = list_tags.sync(client=client, limit=500)
+page = list_tags.sync("DEFAULT", client=client, limit=500)
 print(sorted(tag.name for tag in page.items))
 """
         ran = await asyncio.to_thread(

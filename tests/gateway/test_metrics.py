@@ -30,7 +30,9 @@ from testops_kit.testing import (
 from testops_kit.testing import test_public_key as services_public_key
 
 API = "/api/v1"
-CASE_ROUTE = f"{API}/test-cases/{{test_case_id}}"
+SCOPED = f"{API}/projects/{{project_key}}"
+"""Route labels are the document's templates: a project's path, whichever form was asked."""
+CASE_ROUTE = f"{SCOPED}/test-cases/{{test_case_id}}"
 MISSING_ID = 987654321
 TEMPLATE = re.compile(r"(/[a-z0-9-]+|/\{[a-z_]+\})+")
 """A route label: literal segments and `{parameters}`, no ids."""
@@ -86,8 +88,8 @@ async def test_forwarded_requests_are_counted_by_route_template_and_status(
 
     assert requests(CASE_ROUTE, "GET", "200") == 2
     assert requests(CASE_ROUTE, "GET", "404") == 1
-    assert requests(f"{API}/test-cases", "GET", "200") == 1
-    assert requests(f"{API}/test-cases", "POST", "201") == 1
+    assert requests(f"{SCOPED}/test-cases", "GET", "200") == 1
+    assert requests(f"{SCOPED}/test-cases", "POST", "201") == 1
     route_segments = {seg for s in samples for seg in s.labels.get("route", "").split("/")}
     assert str(case_id) not in route_segments
 
@@ -135,7 +137,7 @@ async def test_no_label_holds_a_raw_id(gateway: httpx.AsyncClient, tokens: dict[
     samples = await scrape(gateway)
 
     routes = {s.labels["route"] for s in samples if "route" in s.labels}
-    assert f"{API}/executions/{{execution_id}}" in routes
+    assert f"{SCOPED}/executions/{{execution_id}}" in routes
     for route in routes:
         assert route == "unmatched" or TEMPLATE.fullmatch(route), route
     for sample in samples:

@@ -318,8 +318,10 @@ def test_the_gateways_own_operations_need_no_token_and_list_none_of_its_answers(
 def test_a_status_the_service_declares_itself_keeps_its_answer_and_adds_the_gateways(
     service_documents: Documents, merged: JSON
 ) -> None:
-    service = service_documents["executor"]["paths"]["/api/v1/executions"]["post"]
-    gateway = merged["paths"]["/api/v1/executions"]["post"]
+    service = service_documents["executor"]["paths"]["/api/v1/projects/{project_key}/executions"][
+        "post"
+    ]
+    gateway = merged["paths"]["/api/v1/projects/{project_key}/executions"]["post"]
 
     own = service["responses"]["429"]
     declared = gateway["responses"]["429"]

@@ -159,12 +159,16 @@ async def test_paths_of_a_service_that_was_down_appear_once_it_is_up(
 
             async def catalog_listed() -> dict[str, Any] | None:
                 document: dict[str, Any] = (await gateway.get(f"{API}/openapi.json")).json()
-                return document if f"{API}/test-cases" in document["paths"] else None
+                return (
+                    document
+                    if f"{API}/projects/{{project_key}}/test-cases" in document["paths"]
+                    else None
+                )
 
             with_catalog = await wait_for(catalog_listed, within=15, interval=0.2)
 
-    assert f"{API}/test-cases" not in without["paths"]
-    assert f"{API}/runs" in without["paths"]
+    assert f"{API}/projects/{{project_key}}/test-cases" not in without["paths"]
+    assert f"{API}/projects/{{project_key}}/runs" in without["paths"]
     assert "Not available now: catalog" in without["info"]["description"]
     assert "Not available now" not in with_catalog["info"]["description"]
     openapi_spec_validator.validate(with_catalog)

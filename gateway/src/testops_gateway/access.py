@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -22,7 +23,14 @@ from testops_gateway.authentication import Authenticator, Refused
 from testops_gateway.callers import Caller
 from testops_gateway.metrics import UNMATCHED, Metrics
 from testops_gateway.proxy import Proxy, project_of, upstream_of
-from testops_gateway.roles import ADMIN, effective_scopes, is_write, required_scope, unscoped
+from testops_gateway.roles import (
+    ADMIN,
+    CHANGING_METHODS,
+    effective_scopes,
+    is_write,
+    required_scope,
+    unscoped,
+)
 from testops_gateway.sessions.cookies import CSRF_COOKIE, CSRF_HEADER, csrf_matches
 from testops_kit.errors import DatabaseBusy, ServiceUnavailable, problem_response
 from testops_kit.principal import Principal
@@ -118,10 +126,13 @@ def forbidden(
     )
 
 
-def authorize(caller: Caller, *, method: str, path: str) -> Principal | Refusal:
+def authorize(
+    caller: Caller, *, method: str, path: str, route_takes: Callable[[], bool] = lambda: True
+) -> Principal | Refusal:
     """What ``caller`` may do in the project of a forwarded request: the principal to sign, or
     the refusal. Not a member (or a token restricted to another project): 404, as a project that
-    does not exist; a missing scope: 403; a write in an archived project: 409."""
+    does not exist; a missing scope: 403; a write in an archived project: 409 (when a route
+    takes that method at all, which ``route_takes()`` says: otherwise the service's 405)."""
     project = caller.project
     assert project is not None
     if caller.token_project is not None and project.key != caller.token_project:
@@ -135,7 +146,8 @@ def authorize(caller: Caller, *, method: str, path: str) -> Principal | Refusal:
     needed = required_scope(method, path)
     if needed not in scopes:
         return forbidden(caller, needed, method, path, f"{role} in {project.key}")
-    if project.archived and is_write(method):
+    # A method no route takes is the service's 405, archived or not.
+    if project.archived and method in CHANGING_METHODS and route_takes():
         return Refusal(
             409,
             "project_archived",
@@ -237,7 +249,14 @@ class AccessControl:
         ):
             refusal = _CSRF_FAILED
         elif upstream is not None:
-            decided = authorize(caller, method=method, path=path)
+            decided = authorize(
+                caller,
+                method=method,
+                path=path,
+                route_takes=lambda: (
+                    self.metrics.operation_of(self.metrics.route_of(path), method) is not None
+                ),
+            )
             refusal, principal = (
                 (decided, None) if isinstance(decided, Refusal) else (None, decided)
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -35,6 +36,7 @@ from testops_gateway.usage import UsageRecorder
 from testops_gateway.users.endpoints import router as users_router
 from testops_gateway.users.repository import UserRepository
 from testops_kit.app import open_database
+from testops_kit.app import openapi_document as document_of_routes
 from testops_kit.database import Database
 from testops_kit.errors import install_error_handlers
 from testops_kit.json_bodies import JsonBodyLimits
@@ -58,7 +60,10 @@ DESCRIPTION = (
     "and suite executions (executor), in projects. Send `Authorization: Bearer <token>` (or "
     "sign in for a browser session); what a caller may do in a project is its role's scopes "
     "(`viewer`: `read`; `editor`: `read`, `write`, `execute`; `owner`: also `manage`), within "
-    "its token's: `read` (GET), `write` (other methods), `execute` (POST /executions…)."
+    "its token's: `read` (GET), `write` (other methods), `execute` (POST /executions…).\n\n"
+    "Every path under `/api/v1/projects/{project_key}/` also answers without that part "
+    "(`/api/v1/test-cases`, `/api/v1/runs/42`, …): in the caller's default project, the one "
+    "its token is restricted to, else `DEFAULT`."
 )
 
 log = get_logger(__name__)
@@ -141,6 +146,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         version=version("testops-gateway"),
         description=DESCRIPTION,
         servers=[{"url": settings.public_url or "/"}],
+        own_document=lambda: own_document(),
     )
 
     async def learn_routes() -> None:
@@ -196,6 +202,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # Operation ids are the endpoints' names, unique across the services' too (as theirs).
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.readiness_checks = {}
@@ -217,6 +225,23 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+
+    @functools.cache
+    def own_document() -> dict[str, Any]:
+        """The gateway's own API (identity) as a document, merged with the services'."""
+        own = document_of_routes(
+            title=app.title,
+            version=app.version,
+            description="",
+            routes=app.routes,  # its own routes outside /api/v1 are not in any document
+        )
+        # Signing in is how a browser gets credentials; signing out needs none (without a
+        # session there is nothing to end, and the answer is the same).
+        for path in ("/auth/login", "/auth/logout"):
+            operation = own["paths"].get(API_PREFIX + path, {}).get("post")
+            if operation is not None:
+                operation["security"] = []
+        return own
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     async def openapi_document() -> JSONResponse:

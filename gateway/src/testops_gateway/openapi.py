@@ -186,6 +186,12 @@ class GatewayAnswer:
     """Its name under ``components/responses``."""
     description: str
     headers: Mapping[str, JSON]
+    upstream_only: bool = False
+    """Only where a service answers behind the gateway (not its own routes)."""
+    writes_only: bool = False
+    """Only on operations that change something."""
+    scoped_only: bool = False
+    """Only on operations of a project's path (``/api/v1/projects/{project_key}/…``)."""
 
 
 _CHALLENGE = {
@@ -205,16 +211,34 @@ GATEWAY_ANSWERS = (
     GatewayAnswer(
         "401",
         "Unauthenticated",
-        "No `Authorization: Bearer <token>`, or a token the gateway does not know "
-        "(`unauthenticated`).",
+        "No credentials (`Authorization: Bearer <token>` or a session cookie), or ones the "
+        "gateway does not know or that were revoked or expired (`unauthenticated`).",
         {"WWW-Authenticate": _CHALLENGE},
     ),
     GatewayAnswer(
         "403",
         "Forbidden",
-        "The token lacks the scope this operation needs (`forbidden`): `read` for GET and HEAD, "
-        "`execute` for POST /api/v1/executions…, `write` for the rest.",
+        "The caller's role in the project, within its token's scopes, lacks the scope this "
+        "operation needs (`forbidden`): `read` for GET and HEAD, `execute` for POST "
+        "/api/v1/executions…, `write` for the rest; or a write signed in by cookie came without "
+        "its `X-CSRF-Token` (`csrf_failed`).",
         {"WWW-Authenticate": _CHALLENGE},
+    ),
+    GatewayAnswer(
+        "404",
+        "ProjectNotFound",
+        "No project of that key that the caller is a member of (`project_not_found`): a "
+        "project the caller may not see is answered as one that does not exist.",
+        {},
+        scoped_only=True,
+    ),
+    GatewayAnswer(
+        "409",
+        "ProjectArchived",
+        "The project is archived: it can be read, not changed (`project_archived`).",
+        {},
+        writes_only=True,
+        scoped_only=True,
     ),
     GatewayAnswer(
         "429",
@@ -229,12 +253,14 @@ GATEWAY_ANSWERS = (
         "The service behind the gateway cannot be reached (`upstream_unavailable`); try again "
         "after `Retry-After` seconds.",
         {"Retry-After": _RETRY_AFTER},
+        upstream_only=True,
     ),
     GatewayAnswer(
         "504",
         "UpstreamTimeout",
         "The service behind the gateway did not answer in time (`upstream_timeout`).",
         {},
+        upstream_only=True,
     ),
 )
 """What the gateway answers on its own, before or instead of the service: every forwarded
@@ -252,11 +278,11 @@ def _answer_response(answer: GatewayAnswer) -> JSON:
 
 
 def _add_gateway_answers(
-    paths: JSON, forwarded: Iterable[tuple[str, str]], components: JSON
+    paths: JSON, forwarded: Iterable[tuple[str, str, str]], components: JSON
 ) -> None:
-    """List :data:`GATEWAY_ANSWERS` in every ``forwarded`` operation (path, method): a reference
-    to the answer under ``components/responses``, or, where the service declares that status
-    itself, a sentence added to its description."""
+    """List :data:`GATEWAY_ANSWERS` in every ``forwarded`` operation (path, method, owner) they
+    apply to: a reference to the answer under ``components/responses``, or, where the operation
+    declares that status itself, a sentence added to its description."""
     responses: JSON = components.setdefault("responses", {})
     refs: dict[str, str] = {}
     for answer in GATEWAY_ANSWERS:
@@ -272,10 +298,16 @@ def _add_gateway_answers(
     schemas.setdefault("ErrorItem", ErrorItem.model_json_schema())
     components["schemas"] = dict(sorted(schemas.items()))
 
-    for path, method in forwarded:
+    for path, method, owner in forwarded:
         operation = paths[path][method]
         declared: JSON = operation.setdefault("responses", {})
         for answer in GATEWAY_ANSWERS:
+            if answer.upstream_only and owner == GATEWAY_OWNER:
+                continue
+            if answer.writes_only and method in ("get", "head"):
+                continue
+            if answer.scoped_only and "{project_key}" not in path:
+                continue
             own = declared.get(answer.status)
             if own is None:
                 declared[answer.status] = {"$ref": refs[answer.status]}
@@ -509,7 +541,11 @@ def merge_with_report(
                 merged.setdefault(new, _rewrite(value, renames[service]))
         if merged:
             components[kind] = dict(sorted(merged.items()))
-    _add_gateway_answers(paths, sorted(path_owner), components)
+    _add_gateway_answers(
+        paths,
+        sorted((path, method, owner) for (path, method), owner in path_owner.items()),
+        components,
+    )
     _drop_unreferenced(paths, components)
     components["securitySchemes"] = {
         BEARER_SCHEME: {
@@ -679,8 +715,11 @@ class OpenAPIDocument:
         retry_after_s: float = 2.0,
         ttl_s: float = 60.0,
         gateway_paths: dict[str, Any] | None = None,
+        own_document: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        """``gateway_paths`` defaults to :func:`gateway_operations`; pass ``{}`` for none."""
+        """``gateway_paths`` defaults to :func:`gateway_operations`; pass ``{}`` for none.
+        ``own_document`` gives the document of the gateway's own API routes (identity), merged
+        like a service's."""
         self._fetch = fetch
         self._services = tuple(services)
         self._title = title
@@ -690,6 +729,7 @@ class OpenAPIDocument:
         self._retry_after_s = retry_after_s
         self._ttl_s = ttl_s
         self._gateway_paths = gateway_operations() if gateway_paths is None else gateway_paths
+        self._own_document = own_document
         self._lock = asyncio.Lock()
         self._known: dict[str, dict[str, Any]] = {}
         self._document: dict[str, Any] | None = None
@@ -751,6 +791,8 @@ class OpenAPIDocument:
             note = f"Not available now: {', '.join(missing)} (their paths are not listed)."
             description = f"{description}\n\n{note}" if description else note
         documents = {s: self._known[s] for s in self._services if s in self._known}
+        if self._own_document is not None:
+            documents[GATEWAY_OWNER] = self._own_document()
         document, clashes = merge_with_report(
             documents,
             title=self._title,

@@ -46,6 +46,10 @@ def effective_scopes(role: str, token_scopes: frozenset[str] | None) -> frozense
     return scopes if token_scopes is None else scopes & expand(token_scopes)
 
 
+CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""The methods TestOps' routes change something with."""
+
+
 def is_write(method: str) -> bool:
     return method not in _SAFE_METHODS
 

@@ -10,6 +10,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from testops_gateway.roles import ProjectRole
 from testops_kit.projects import PROJECT_KEY
@@ -45,7 +46,8 @@ class ProjectUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: ProjectName | None = None
+    # Absent leaves it as it is; the document shows no null, which is refused.
+    name: ProjectName | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")

@@ -8,9 +8,11 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from testops_gateway.passwords import MAX_LENGTH, MIN_LENGTH
 from testops_kit.schemas import Timestamp, reject_nul
@@ -36,7 +38,10 @@ DisplayName = Annotated[
 ]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=255, pattern=r"^[^@\s]+@[^@\s]+$"),
+    # The whitespace named, not `\s`: JSON Schema's regular expressions and Python's differ on it.
+    StringConstraints(
+        strip_whitespace=True, max_length=255, pattern=r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+$"
+    ),
 ]
 Password = Annotated[
     SecretStr,
@@ -77,8 +82,9 @@ class UserUpdate(BaseModel):
     display_name: DisplayName | None = None
     email: Email | None = None
     password: Password | None = None
-    instance_role: InstanceRole | None = None
-    is_active: bool | None = None
+    # Absent leaves them as they are; the document shows no null, which is refused.
+    instance_role: InstanceRole | SkipJsonSchema[None] = None
+    is_active: StrictBool | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _no_null_where_a_value_is_needed(self) -> UserUpdate:

@@ -23,6 +23,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from testops_kit import health
 from testops_kit.database import Database, redact_database_url
@@ -139,6 +140,30 @@ def _problem_validation_errors(schema: dict[str, Any]) -> None:
         schemas.pop(name, None)
 
 
+def openapi_document(
+    *,
+    title: str,
+    version: str,
+    description: str,
+    routes: Sequence[BaseRoute],
+    tags: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI document of ``routes`` as every TestOps process publishes it: problem+json
+    for every error, the JSON body limits, `Location` on every 201."""
+    schema = get_openapi(
+        title=title, version=version, description=description, tags=tags, routes=routes
+    )
+    declare_json_body_limits(schema)
+    _problem_validation_errors(schema)
+    _document_locations(schema)
+    _document_etags(schema)
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["Problem"].pop("$defs", None)
+    schemas["ErrorItem"] = ErrorItem.model_json_schema()
+    return schema
+
+
 def create_service_app(
     *,
     title: str,
@@ -188,41 +213,32 @@ def create_service_app(
     # own 503, which takes precedence over this one.
     unavailable = problem_responses(503, descriptions={503: DATABASE_UNAVAILABLE_DESCRIPTION})
     for router in routers:
-        app.include_router(
-            router,
-            prefix=API_PREFIX,
-            dependencies=[Depends(bind_entity_ids)],
-            responses=unavailable,
-        )
-        # The same routes under /api/v1/projects/{project_key}: the project named in the path.
+        # The form the document shows: the project named in the path.
         app.include_router(
             router,
             prefix=SCOPED_PREFIX,
             dependencies=[Depends(bind_entity_ids), Depends(check_scoped_project)],
+            responses=unavailable,
+        )
+        # The same routes without it act in the caller's default project (the description of
+        # `project_key` says which that is).
+        app.include_router(
+            router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(bind_entity_ids)],
             responses=unavailable,
             include_in_schema=False,
         )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
+            app.openapi_schema = openapi_document(
                 title=app.title,
                 version=app.version,
                 description=app.description,
                 tags=app.openapi_tags,
                 routes=app.routes,
             )
-            declare_json_body_limits(schema)
-            _problem_validation_errors(schema)
-            _document_locations(schema)
-            _document_etags(schema)
-            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            schemas["Problem"].pop("$defs", None)
-            schemas["ErrorItem"] = ErrorItem.model_json_schema()
-            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -67,7 +67,7 @@ def check_scoped_project(
             "path, the caller's default project: the one its token is restricted to, else "
             f"`{DEFAULT_PROJECT}`.",
             examples=[DEFAULT_PROJECT],
-            max_length=16,
+            pattern=PROJECT_KEY.pattern,
         ),
     ],
 ) -> None:
