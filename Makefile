@@ -59,6 +59,7 @@ migrate: install ## Apply migrations to the configured databases
 	$(UV) run testops-catalog migrate
 	$(UV) run testops-results migrate
 	$(UV) run testops-executor migrate
+	$(UV) run testops-gateway migrate
 
 bench: install ## Run the benchmarks on PostgreSQL (TESTOPS_BENCH_POSTGRES_URL, default: local server)
 	$(UV) run python bench/catalog_list.py
