@@ -171,6 +171,10 @@ def _unauthenticated(found: Refused) -> Refusal:
             "This route needs `Authorization: Bearer <token>` and the token given is not known, "
             "revoked or expired."
         )
+    elif found is Refused.SESSION_ENDED:
+        detail = (
+            "The session has ended (signed out, expired, or its user deactivated): sign in again."
+        )
     else:
         detail = "This route needs `Authorization: Bearer <token>` or a signed-in session."
     return Refusal(

@@ -6,7 +6,7 @@ the project the request acts in, so that a revoked token, an ended session or a 
 user is refused on the very next request::
 
     found = await authenticator.authenticate(scope, project="SHOP")
-    # a Caller, or NO_CREDENTIALS / INVALID_TOKEN
+    # a Caller, or why not: NO_CREDENTIALS, INVALID_TOKEN, MALFORMED, SESSION_ENDED
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Refused(enum.Enum):
     user."""
     MALFORMED = "malformed"
     """An ``Authorization`` header that is not ``Bearer <token>``."""
+    SESSION_ENDED = "session_ended"
+    """A session cookie of a session that was signed out, expired, or of a deactivated user."""
 
 
 class Authenticator:
@@ -65,8 +67,9 @@ class Authenticator:
         """The caller, with its access to ``project`` (the path's; None: the token's own, else
         the default) unless ``resolve_project`` is false; or why there is none.
 
-        With ``AUTH_DISABLED``, a request without valid credentials is the local admin (a valid
-        token or session is still who it says)."""
+        With ``AUTH_DISABLED``, a request without credentials is the local admin; one with
+        credentials is who they say, or refused when they are not good (a revoked token, a
+        signed-out session): credentials that stopped working never fall back to an admin."""
         bearer, malformed = _bearer(scope)
         found: Caller | Refused
         if bearer is not None:
@@ -75,7 +78,7 @@ class Authenticator:
             found = Refused.MALFORMED
         else:
             found = await self._by_session(scope, project)
-        if isinstance(found, Caller) or not self.auth_disabled:
+        if found is not Refused.NO_CREDENTIALS or not self.auth_disabled:
             return found
         local = Caller(
             via="local_admin", subject=LOCAL_ADMIN_NAME, name=LOCAL_ADMIN_NAME, instance_role=ADMIN
@@ -119,8 +122,8 @@ class Authenticator:
             return Refused.NO_CREDENTIALS
         row = await self._query(sessions.access, session_digest(secret), project)
         now = utcnow()
-        # An ended session is as good as none: the request is anonymous (and refused, unless
-        # anonymous requests are the local admin's).
+        # An ended session is refused, even where anonymous requests are the local admin's:
+        # signing out must end what the cookie could do.
         if (
             row is None
             or row.revoked_at is not None
@@ -128,7 +131,7 @@ class Authenticator:
             or self.usage.session_last_use(row.id, row.last_seen_at) + self.session_idle <= now
             or row.deactivated_at is not None
         ):
-            return Refused.NO_CREDENTIALS
+            return Refused.SESSION_ENDED
         self.usage.session_used(row.id, now)
         return Caller(
             via="session",
