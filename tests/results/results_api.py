@@ -117,10 +117,10 @@ def executor_key_settings() -> dict[str, str]:
     return {"executor_public_key": test_executor_public_key()}
 
 
-def execution_principal(project: str) -> Principal:
+def execution_principal(project: str, execution_id: str) -> Principal:
     """Who an execution's upload comes from, as the executor signs it."""
     return Principal(
-        subject=f"execution:{uuid.uuid4()}",
+        subject=f"execution:{execution_id}",
         name="executor",
         project=project,
         role="editor",
@@ -144,10 +144,11 @@ class SignedBy(httpx.Auth):
         yield request
 
 
-def executor_auth(project: str) -> httpx.Auth:
-    """Signs each request as the executor signs an execution's upload to ``project``."""
+def executor_auth(project: str, execution_id: str) -> httpx.Auth:
+    """Signs each request as the executor signs the upload of execution ``execution_id`` to
+    ``project``."""
     signer = PrincipalSigner(load_private_key(test_executor_signing_key()), issuer=EXECUTOR_ISSUER)
-    return SignedBy(signer, execution_principal(project))
+    return SignedBy(signer, execution_principal(project, execution_id))
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ async def test_an_execution_s_upload_lands_in_the_execution_s_project(
     api = root(path_form, project)
     execution_id = str(uuid.uuid4())
     async with (
-        signed(results, executor_auth(project)) as executor,
+        signed(results, executor_auth(project, execution_id)) as executor,
         results.client(principal=admin_of(project)) as member,
         results.client() as default,
     ):
@@ -232,11 +232,12 @@ async def test_the_executor_s_principal_may_not_read_list_or_delete(
 ) -> None:
     project = new_project_key()
     api = root(path_form, project)
+    execution_id = str(uuid.uuid4())
     async with (
-        signed(results, executor_auth(project)) as executor,
+        signed(results, executor_auth(project, execution_id)) as executor,
         results.client(principal=admin_of(project)) as member,
     ):
-        run = await upload(executor, api, one_result)
+        run = await upload(executor, api, one_result, execution_id=execution_id)
 
         response = await executor.request(method, api + path.format(id=run["id"]))
 
@@ -249,14 +250,36 @@ async def test_the_executor_s_principal_acts_in_its_own_project_only(
     results: ServiceProcess, one_result: list[Path]
 ) -> None:
     project = new_project_key()
-    async with signed(results, executor_auth(project)) as executor:
+    execution_id = str(uuid.uuid4())
+    async with signed(results, executor_auth(project, execution_id)) as executor:
         response = await executor.post(
             f"{API}/projects/{new_project_key()}/runs",
-            data={"run_name": new_run_name()},
+            data={"run_name": new_run_name(), "execution_id": execution_id},
             files=form_files(one_result),
         )
 
     assert_problem(response, 404, "project_not_found")
+
+
+@pytest.mark.parametrize("sent", [None, "another"], ids=["no-execution-id", "another-execution"])
+async def test_an_execution_s_principal_uploads_no_other_execution_s_run(
+    results: ServiceProcess, one_result: list[Path], sent: str | None
+) -> None:
+    project = new_project_key()
+    fields = {"execution_id": str(uuid.uuid4())} if sent else {}
+    async with (
+        signed(results, executor_auth(project, str(uuid.uuid4()))) as executor,
+        results.client(principal=admin_of(project)) as member,
+    ):
+        name = new_run_name()
+        response = await executor.post(
+            f"{API}/runs", data={"run_name": name, **fields}, files=form_files(one_result)
+        )
+        listed = await member.get(f"{API}/runs", params={"name": name})
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["loc"] == ["body", "execution_id"]
+    assert listed.json()["items"] == []
 
 
 # --- keys at start-up
@@ -276,7 +299,7 @@ async def test_without_the_executor_s_key_results_starts_and_refuses_its_uploads
             folder=tmp_path,
             settings={**settings, "database_url": database_url, "executor_public_key": ""},
         ) as process,
-        signed(process, executor_auth("DEFAULT")) as executor,
+        signed(process, executor_auth("DEFAULT", str(uuid.uuid4()))) as executor,
         process.client() as gateway,
     ):
         refused = await executor.post(

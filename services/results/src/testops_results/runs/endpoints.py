@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testops_kit.database import SessionDep, utcnow
-from testops_kit.errors import problem_responses
+from testops_kit.errors import InvalidRequest, field_error, problem_responses
 from testops_kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from testops_kit.projects import ProjectDep, api_root, api_url
+from testops_kit.principal import EXECUTOR_ISSUER, Principal
+from testops_kit.projects import ProjectDep, api_root, api_url, current_principal
 from testops_kit.schemas import NO_NUL_PATTERN, IdPath, TimestampQuery
 from testops_results.allure import Status
 from testops_results.models import Run
@@ -69,6 +70,19 @@ async def _read_run(request: Request, run_id: int, *, project: str) -> RunOut:
         return out
 
 
+def _check_execution(principal: Principal, execution_id: str | None) -> None:
+    """An execution's principal uploads that execution's run, and no other: a key the executor
+    signs with, were it ever lost, opens no other execution's run."""
+    if principal.issuer != EXECUTOR_ISSUER:
+        return
+    if principal.subject != f"execution:{execution_id}":
+        raise InvalidRequest(
+            "An execution uploads its own run: execution_id must be the execution the "
+            "upload's principal was signed for.",
+            errors=[field_error(["body", "execution_id"], "not the signed execution")],
+        )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -85,6 +99,7 @@ async def create_run(request: Request, response: Response, project: ProjectDep) 
     ingestor: Ingestor = request.app.state.ingestor
     async with upload_form(request, max_files=ingestor.settings.max_upload_files) as form:
         fields = read_fields(form, require_run_name=True)
+        _check_execution(current_principal(request), fields.execution_id)
         files = read_files(form)
         assert fields.run_name is not None
         now = utcnow()
