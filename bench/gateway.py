@@ -746,6 +746,30 @@ def bench(
     return 0
 
 
+def user_token(gateway_url: str, admin_token: str) -> str:
+    """A service account, editor of DEFAULT, and a token of its own: the caller to measure."""
+    with httpx.Client(
+        base_url=gateway_url,
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=30,
+        trust_env=False,
+    ) as client:
+        user = client.post(
+            "/api/v1/users", json={"username": f"bench-{uuid.uuid4().hex[:8]}", "kind": "service"}
+        )
+        user.raise_for_status()
+        user_id = user.json()["id"]
+        client.put(
+            f"/api/v1/projects/DEFAULT/members/{user_id}", json={"role": "editor"}
+        ).raise_for_status()
+        made = client.post(
+            f"/api/v1/users/{user_id}/tokens", json={"name": "bench", "scopes": ["read", "write"]}
+        )
+        made.raise_for_status()
+        secret: str = made.json()["token"]
+        return secret
+
+
 async def run_services(
     args: argparse.Namespace,
     work: Path,
@@ -795,12 +819,17 @@ async def run_services(
                     "executor_url": executor.url,
                     "tokens": token_line("bench", ["read", "write"], token),
                     "rate_limit_per_s": "0",
+                    **({"database_url": str(databases["gateway"])} if databases["gateway"] else {}),
                 },
             )
         )
+        # Identity on: the measured calls come with a user's token, found in the gateway's
+        # database with its user and role on every request, as a CI pipeline's would be; the
+        # token line of the settings only makes that user.
+        token = await asyncio.to_thread(user_token, gateway.url, token)
         print(
             f"catalog {services['catalog'].url}, results {services['results'].url}, executor "
-            f"{executor.url}, gateway {gateway.url} (token auth on, no rate limit): ready in "
+            f"{executor.url}, gateway {gateway.url} (a user's token, no rate limit): ready in "
             f"{time.perf_counter() - started:.1f} s",
             flush=True,
         )
@@ -870,7 +899,7 @@ def main() -> None:
         print(f"archive {archive.path} ({size:,.1f} MB): {how}; load average {loadavg()}")
 
     work = Path(tempfile.mkdtemp(prefix="testops-bench-gateway-"))
-    databases: dict[str, str | None] = {"catalog": None, "results": None}
+    databases: dict[str, str | None] = {"catalog": None, "results": None, "gateway": None}
     created: list[str] = []
     code = 1
     try:
