@@ -161,7 +161,9 @@ def request_body_schema(client: httpx.AsyncClient) -> Callable[[str, str], Await
         response = await client.get("/api/v1/openapi.json")
         assert response.status_code == 200, response.text
         document: JSON = response.json()
-        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        # The document shows each route in its project's form.
+        scoped = path.replace("/api/v1/", "/api/v1/projects/{project_key}/", 1)
+        body = document["paths"][scoped][method]["requestBody"]["content"]["application/json"]
         name = body["schema"]["$ref"].removeprefix("#/components/schemas/")
         resolved: JSON = document["components"]["schemas"][name]
         return resolved

@@ -271,7 +271,7 @@ def test_every_operation_that_takes_a_json_body_declares_the_413(
 ) -> None:
     document = build_app(router).openapi()
 
-    responses = document["paths"]["/api/v1/echo"]["post"]["responses"]
+    responses = document["paths"]["/api/v1/projects/{project_key}/echo"]["post"]["responses"]
     content = responses["413"]["content"]["application/problem+json"]
     assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "payload_too_large" in responses["413"]["description"]
