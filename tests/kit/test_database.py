@@ -34,9 +34,8 @@ from testops_kit.database import (
     Database,
     SessionDep,
     UTCDateTime,
-    normalize_database_url,
-    redact_database_url,
 )
+from testops_kit.database_urls import normalize_database_url, redact_database_url
 from testops_kit.errors import Conflict
 from testops_kit.testing import app_client, assert_problem, wait_for
 

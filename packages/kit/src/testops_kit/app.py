@@ -26,7 +26,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from testops_kit import health
-from testops_kit.database import Database, redact_database_url
+from testops_kit.database import Database
+from testops_kit.database_urls import redact_database_url
 from testops_kit.errors import (
     DATABASE_UNAVAILABLE_DESCRIPTION,
     ErrorItem,

@@ -36,31 +36,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from testops_kit.database_urls import normalize_database_url
 from testops_kit.errors import DatabaseUnavailable, is_sqlite_lock
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BEGIN_OPTION = "testops_sqlite_begin"
-
-
-def normalize_database_url(url: str) -> str:
-    """Name the async driver: ``postgres(ql)://`` → asyncpg, ``sqlite://`` → aiosqlite."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgres":  # the scheme many hosts hand out; SQLAlchemy no longer knows it
-        backend = "postgresql"
-    if backend == "postgresql" and parsed.drivername != "postgresql+asyncpg":
-        parsed = parsed.set(drivername="postgresql+asyncpg")
-    elif backend == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
-    elif backend not in {"postgresql", "sqlite"}:
-        raise ValueError(f"unsupported database backend {backend!r}: use PostgreSQL or SQLite")
-    return parsed.render_as_string(hide_password=False)
-
-
-def redact_database_url(url: str) -> str:
-    """The URL with its password hidden, for logs."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def utcnow() -> datetime:

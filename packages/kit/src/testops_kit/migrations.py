@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from testops_kit.database import create_engine, normalize_database_url, redact_database_url
+from testops_kit.database import create_engine
+from testops_kit.database_urls import normalize_database_url, redact_database_url
 from testops_kit.logging import get_logger
 
 log = get_logger(__name__)

@@ -18,6 +18,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from testops_kit.database_urls import normalize_database_url
+
 LogFormat = Literal["json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
@@ -71,8 +73,6 @@ class DatabaseSettings(ServiceSettings):
     @property
     def resolved_database_url(self) -> str:
         """The database URL with the async driver named, defaulting to the embedded SQLite file."""
-        from testops_kit.database import normalize_database_url
-
         if self.database_url:
             return normalize_database_url(self.database_url)
         path = (self.data_dir / f"{self.service_name}.db").resolve()
